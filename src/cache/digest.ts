@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** JSON with keys sorted at every level, so equal values always hash equally. */
+export function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner && typeof inner === 'object' && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
+}
+
+export interface FileDigest {
+  /** Path relative to the folder, with forward slashes. */
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+/** Every regular file under `root` (symlinks followed, as the HF cache is made of them), sorted by path. */
+export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean } = {}): Promise<FileDigest[]> {
+  const files: FileDigest[] = [];
+  async function walk(relative: string): Promise<void> {
+    for (const entry of await readdir(path.join(root, relative), { withFileTypes: true })) {
+      const child = relative ? `${relative}/${entry.name}` : entry.name;
+      if (options.exclude?.(child)) continue;
+      const absolute = path.join(root, child);
+      const info = await stat(absolute);
+      if (info.isDirectory()) await walk(child);
+      else if (info.isFile()) files.push({ path: child, size: info.size, sha256: await sha256File(absolute) });
+    }
+  }
+  await walk('');
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,110 @@
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { cachePath, type Context } from '../context.js';
+import { canonicalJson, digestFolder, sha256, sha256File, type FileDigest } from './digest.js';
+import { withLock } from './lock.js';
+
+/** Everything that decides a step's output; its canonical JSON hashes to the step's cache key. */
+export interface StepKeyInputs {
+  kind: string;
+  /** Bumped by hand when a step kind's behaviour changes in a way its params do not show. */
+  kindVersion: number;
+  params: Record<string, unknown>;
+  /** Keys (or content digests) of the upstream outputs this step reads. */
+  inputs: Record<string, string>;
+  toolchainLock?: string;
+  /** sha256 of each script the step runs, by file name. */
+  scripts: Record<string, string>;
+  env: Record<string, string>;
+}
+
+export function stepKey(inputs: StepKeyInputs): string {
+  return sha256(canonicalJson(inputs));
+}
+
+export async function scriptDigests(files: string[]): Promise<Record<string, string>> {
+  const entries = await Promise.all(files.map(async (file) => [path.basename(file), await sha256File(file)] as const));
+  return Object.fromEntries(entries);
+}
+
+export interface StepEntry {
+  key: string;
+  kind: string;
+  params: Record<string, unknown>;
+  commandLine?: string;
+  durationMs: number;
+  /** Files under out/, checked against the disk every time the entry is reused. */
+  files: FileDigest[];
+  facts: Record<string, unknown>;
+  /** The venv that ran the command, as the manifest reports it. */
+  toolchain?: { name: string; lockDigest: string; python: string; installed: Record<string, string> };
+}
+
+export interface CachedStepResult {
+  entry: StepEntry;
+  /** The output folder (`<entry>/out`). */
+  outDir: string;
+  /** True when an existing entry was reused. */
+  reused: boolean;
+}
+
+const COMMITTED = 'COMMITTED';
+
+export function stepEntryDir(context: Context, key: string): string {
+  return cachePath(context, 'steps', key);
+}
+
+/** Where a step writes while it runs; renamed to stepEntryDir only once complete. */
+export function stepWorkDir(context: Context, key: string): string {
+  return cachePath(context, 'steps', 'tmp', key);
+}
+
+/**
+ * Returns the committed entry for `key`, or runs `produce` to make it. An entry is only served if it
+ * has its commit marker and every file still has its recorded digest; anything else is discarded and
+ * rebuilt. The per-key lock makes concurrent builds of one step run it once.
+ */
+export async function getOrProduce(
+  context: Context,
+  key: string,
+  produce: (workDir: string) => Promise<Omit<StepEntry, 'key' | 'files'>>,
+  onDiscard?: (reason: string) => void,
+): Promise<CachedStepResult> {
+  const dir = stepEntryDir(context, key);
+  const existing = await readValidEntry(dir);
+  if (existing.entry) return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
+  return withLock(context.cacheRoot, `step-${key}`, async () => {
+    const again = await readValidEntry(dir);
+    if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
+    if (again.problem && existsSync(dir)) onDiscard?.(again.problem);
+    await rm(dir, { recursive: true, force: true });
+    const workDir = stepWorkDir(context, key);
+    await rm(workDir, { recursive: true, force: true });
+    await mkdir(path.join(workDir, 'out'), { recursive: true });
+    const made = await produce(workDir);
+    const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
+    await writeFile(path.join(workDir, 'entry.json'), JSON.stringify(entry, null, 1));
+    await mkdir(path.dirname(dir), { recursive: true });
+    await rename(workDir, dir);
+    await writeFile(path.join(dir, COMMITTED), '');
+    return { entry, outDir: path.join(dir, 'out'), reused: false };
+  });
+}
+
+async function readValidEntry(dir: string): Promise<{ entry?: StepEntry; problem?: string }> {
+  if (!existsSync(path.join(dir, COMMITTED))) return { problem: 'entry was never completed' };
+  let entry: StepEntry;
+  try {
+    entry = JSON.parse(await readFile(path.join(dir, 'entry.json'), 'utf8')) as StepEntry;
+  } catch {
+    return { problem: 'entry.json is unreadable' };
+  }
+  for (const file of entry.files) {
+    const absolute = path.join(dir, 'out', file.path);
+    const size = await stat(absolute).then((info) => info.size, () => -1);
+    if (size !== file.size) return { problem: `${file.path} is missing or has a different size` };
+    if ((await sha256File(absolute)) !== file.sha256) return { problem: `${file.path} does not match its recorded sha256` };
+  }
+  return { entry };
+}

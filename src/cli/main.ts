@@ -1,0 +1,88 @@
+import path from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { UsageError } from '../errors.js';
+import type { Context } from '../context.js';
+import { reportError } from './report-error.js';
+
+// Handlers import their modules lazily so that `phiforge --help` loads almost nothing.
+
+interface GlobalOptions {
+  'cache-dir': string;
+  out: string;
+  json: boolean;
+  verbose: boolean;
+}
+
+export function contextFrom(options: GlobalOptions): Context {
+  return {
+    cacheRoot: path.resolve(options['cache-dir']),
+    outRoot: path.resolve(options.out),
+    json: options.json,
+    verbose: options.verbose,
+    python: process.env.PHIFORGE_PYTHON || 'python3',
+    say: (line) => process.stderr.write(`${line}\n`),
+  };
+}
+
+/** The command-line parser, exported so tests can exercise it without spawning a process. */
+export function buildParser(argv: string[]): Argv<GlobalOptions> {
+  return yargs(argv)
+    .scriptName('phiforge')
+    .usage('$0 <command> [options]\n\nTurn Phi-3 checkpoints into quantized, validated artifacts.')
+    .option('cache-dir', { type: 'string', default: process.env.PHIFORGE_CACHE || 'cache', describe: 'Cache root: venvs, step outputs, logs', global: true })
+    .option('out', { type: 'string', default: 'dist', describe: 'Where artifacts are written (<out>/<recipe name>/)', global: true })
+    .option('json', { type: 'boolean', default: false, describe: 'Machine-readable result on stdout (progress stays on stderr)', global: true })
+    .option('verbose', { type: 'boolean', default: false, describe: 'Stream tool output and show stack traces', global: true })
+    .command(
+      'build <recipe...>',
+      'Build the artifacts of one or more recipes',
+      (command) =>
+        command
+          .positional('recipe', { type: 'string', array: true, demandOption: true, describe: 'Recipe files' })
+          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
+      async (args) => (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], args.model),
+    )
+    .command(
+      'plan <recipe>',
+      'Print the resolved steps and every exact command, running nothing',
+      (command) =>
+        command
+          .positional('recipe', { type: 'string', demandOption: true })
+          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
+      async (args) => (await import('./commands/plan.js')).plan(contextFrom(args), args.recipe as string, args.model),
+    )
+    .command('toolchain', 'Manage the Python toolchains', (command) =>
+      command
+        .command('list [name]', 'Show toolchains and the state of their venvs', (sub) => sub.positional('name', { type: 'string' }), async (args) =>
+          (await import('./commands/toolchain.js')).list(contextFrom(args), args.name),
+        )
+        .command('install [name]', 'Create (or repair) toolchain venvs', (sub) => sub.positional('name', { type: 'string' }), async (args) =>
+          (await import('./commands/toolchain.js')).install(contextFrom(args), args.name),
+        )
+        .command('lock <name>', 'Resolve requirements.in into a hash-pinned requirements.lock', (sub) => sub.positional('name', { type: 'string', demandOption: true }), async (args) =>
+          (await import('./commands/toolchain.js')).lock(contextFrom(args), args.name as string),
+        )
+        .demandCommand(1, 'Name a toolchain command: list, install or lock.'),
+    )
+    .command('schema', false, () => undefined, async () => (await import('./commands/schema.js')).printSchema())
+    .demandCommand(1, 'Name a command; see phiforge --help.')
+    .strict()
+    .recommendCommands()
+    .exitProcess(false)
+    .fail((message, error) => {
+      throw error ?? new UsageError(message, 'See phiforge --help.');
+    })
+    .help()
+    .version() as unknown as Argv<GlobalOptions>;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  const verbose = argv.includes('--verbose');
+  try {
+    await buildParser(argv).parseAsync();
+    return process.exitCode === undefined ? 0 : Number(process.exitCode);
+  } catch (error) {
+    return reportError(error, { json: wantsJson, verbose });
+  }
+}

@@ -1,0 +1,21 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where phiforge's own pipelines/, toolchains/ and recipes/ live (the package root). */
+export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+/** What every command needs to know about the invocation. */
+export interface Context {
+  cacheRoot: string;
+  outRoot: string;
+  verbose: boolean;
+  json: boolean;
+  /** The Python interpreter new venvs are made from. */
+  python: string;
+  /** Progress and diagnostics for people: always stderr, so stdout stays clean for --json. */
+  say: (line: string) => void;
+}
+
+export function cachePath(context: Context, ...parts: string[]): string {
+  return path.join(context.cacheRoot, ...parts);
+}

@@ -1,0 +1,107 @@
+import { copyFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Listr, ProcessOutput } from 'listr2';
+import { publishArtifact } from '../artifact/publish.js';
+import { getOrProduce } from '../cache/step-cache.js';
+import { cachePath, type Context } from '../context.js';
+import { OutputCheckError } from '../errors.js';
+import type { Plan } from '../pipeline/plan.js';
+import { buildManifest, type ToolchainRecord } from '../report/manifest.js';
+import type { CommandWork, PlannedStep, StepOutput } from '../steps/types.js';
+import { ensureVenv } from '../toolchain/venv.js';
+import { formatCommandLine, runCommand } from './command.js';
+
+export interface BuildResult {
+  recipe: string;
+  artifactDir: string;
+  steps: StepOutput[];
+}
+
+export function useSimpleRenderer(): boolean {
+  return !process.stderr.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb';
+}
+
+/** Runs the plan's steps in order (reusing cached outputs), then publishes the artifact atomically. */
+export async function executePlan(context: Context, plan: Plan): Promise<BuildResult> {
+  const outputs: StepOutput[] = [];
+  const toolchains: Record<string, ToolchainRecord> = {};
+  const name = plan.recipe.recipe.name;
+  const tasks = new Listr(
+    plan.steps.map((step) => ({
+      title: `${name} › ${step.id}: ${step.summary}`,
+      task: async (_: unknown, task: { output: string; title: string }) => {
+        const stepContext: Context = { ...context, say: (line) => (task.output = line) };
+        const output = await runStep(stepContext, plan, step, toolchains);
+        outputs.push(output);
+        if (output.reused) task.title = `${task.title} (cached)`;
+      },
+    })),
+    {
+      concurrent: false,
+      exitOnError: true,
+      renderer: useSimpleRenderer() ? 'simple' : 'default',
+      fallbackRenderer: 'simple',
+      rendererOptions: { collapseErrors: false, showErrorMessage: false } as never,
+      processOutput: new ProcessOutput(process.stderr, process.stderr),
+    } as never,
+  );
+  await tasks.run();
+
+  const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
+  const artifactDir = await publishArtifact(context.outRoot, name, artifactStep.dir, (files) => buildManifest(plan, outputs, toolchains, files));
+  return { recipe: name, artifactDir, steps: outputs };
+}
+
+async function runStep(context: Context, plan: Plan, step: PlannedStep, toolchains: Record<string, ToolchainRecord>): Promise<StepOutput> {
+  let output: StepOutput;
+  if ('materialize' in step.work) {
+    output = { id: step.id, kind: step.kind, key: step.key, ...(await step.work.materialize({ context })) };
+  } else {
+    output = await runCommandStep(context, plan, step, step.work, toolchains);
+  }
+  await step.afterOutput?.(output);
+  return output;
+}
+
+async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, work: CommandWork, toolchains: Record<string, ToolchainRecord>): Promise<StepOutput> {
+  const logPath = cachePath(context, 'logs', plan.recipe.recipe.name, `${step.id}.log`);
+  const result = await getOrProduce(
+    context,
+    step.key,
+    async (workDir) => {
+      const venv = await ensureVenv(context, step.toolchain!);
+      for (const [file, content] of Object.entries(work.requestFiles?.(workDir) ?? {})) await writeFile(path.join(workDir, file), content);
+      await rm(logPath, { force: true });
+      context.say(`running ${formatCommandLine(step.command!)}`);
+      const { durationMs } = await runCommand(step.id, step.command!, logPath, { echo: context.verbose });
+      await copyFile(logPath, path.join(workDir, 'step.log'));
+      const outDir = path.join(workDir, 'out');
+      const differences = (await work.verify?.(outDir)) ?? [];
+      if (differences.length > 0) throw new OutputCheckError(step.id, differences, outDir, work.verifyHint);
+      return {
+        kind: step.kind,
+        params: work.params,
+        commandLine: formatCommandLine(step.command!),
+        durationMs,
+        facts: (await work.facts?.(outDir, workDir)) ?? {},
+        toolchain: { name: venv.toolchain.name, lockDigest: venv.lockDigest, python: venv.pythonVersion, installed: venv.installed },
+      };
+    },
+    (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`),
+  );
+  if (result.entry.toolchain) {
+    const { name, ...record } = result.entry.toolchain;
+    toolchains[name] = record;
+  }
+  return {
+    id: step.id,
+    kind: step.kind,
+    key: step.key,
+    dir: result.outDir,
+    files: result.entry.files,
+    facts: result.entry.facts,
+    reused: result.reused,
+    commandLine: result.entry.commandLine,
+    durationMs: result.entry.durationMs,
+  };
+}

@@ -1,0 +1,98 @@
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { StepFailedError } from '../errors.js';
+
+export interface CommandSpec {
+  /** Program and arguments; never a shell string. */
+  argv: string[];
+  /** Variables the step declares; they are added to the inherited environment and shown in the repro line. */
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+export interface CommandResult {
+  durationMs: number;
+  exitCode: number;
+}
+
+const STDERR_TAIL_LINES = 40;
+
+/**
+ * Runs one command, streaming stdout and stderr into `logPath` (and to our stderr when `echo`),
+ * and turns any failure into a StepFailedError that says how to reproduce it.
+ */
+export async function runCommand(step: string, spec: CommandSpec, logPath: string, options: { echo?: boolean; signal?: AbortSignal } = {}): Promise<CommandResult> {
+  await mkdir(path.dirname(logPath), { recursive: true });
+  const log = createWriteStream(logPath, { flags: 'a' });
+  log.write(`$ ${formatCommandLine(spec)}\n`);
+  const stderrTail: string[] = [];
+  const oomKillsBefore = await readOomKillCount();
+  const started = performance.now();
+  const child = execa(spec.argv[0], spec.argv.slice(1), {
+    env: spec.env,
+    extendEnv: true,
+    cwd: spec.cwd,
+    reject: false,
+    stdin: 'ignore',
+    buffer: false,
+    cancelSignal: options.signal,
+  });
+  child.stdout?.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    if (options.echo) process.stderr.write(chunk);
+  });
+  let partial = '';
+  child.stderr?.on('data', (chunk: Buffer) => {
+    log.write(chunk);
+    if (options.echo) process.stderr.write(chunk);
+    const lines = (partial + chunk.toString('utf8')).split(/\r?\n|\r/);
+    partial = lines.pop() ?? '';
+    stderrTail.push(...lines);
+    if (stderrTail.length > STDERR_TAIL_LINES) stderrTail.splice(0, stderrTail.length - STDERR_TAIL_LINES);
+  });
+  const result = await child;
+  const durationMs = performance.now() - started;
+  if (partial) stderrTail.push(partial);
+  await new Promise<void>((resolve) => log.end(resolve));
+  if (result.exitCode === 0 && !result.signal) return { durationMs, exitCode: 0 };
+
+  if (result.failed && result.exitCode === undefined && !result.signal) {
+    // The program could not even start (missing binary, permissions).
+    stderrTail.push(result.shortMessage ?? result.message ?? 'could not start the command');
+  }
+  const oomKillsAfter = await readOomKillCount();
+  const killedForMemory = result.signal === 'SIGKILL' && !result.isCanceled && (oomKillsAfter === undefined || oomKillsAfter > (oomKillsBefore ?? 0));
+  throw new StepFailedError({
+    step,
+    commandLine: formatCommandLine(spec),
+    exitCode: result.exitCode,
+    signal: result.signal,
+    likelyOutOfMemory: killedForMemory,
+    stderrTail: stderrTail.slice(-STDERR_TAIL_LINES),
+    logPath,
+  });
+}
+
+/** The cgroup's count of OOM kills, to tell a memory kill from any other SIGKILL where the kernel says. */
+async function readOomKillCount(): Promise<number | undefined> {
+  try {
+    const events = await readFile('/sys/fs/cgroup/memory.events', 'utf8');
+    const match = /^oom_kill (\d+)$/m.exec(events);
+    return match ? Number(match[1]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A POSIX shell line equivalent to `spec`: what a user pastes to reproduce a step by hand. */
+export function formatCommandLine(spec: CommandSpec): string {
+  const env = Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${shellQuote(value)}`);
+  const line = [...(env.length ? ['env', ...env] : []), ...spec.argv.map(shellQuote)].join(' ');
+  return spec.cwd ? `(cd ${shellQuote(spec.cwd)} && ${line})` : line;
+}
+
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}

@@ -1,0 +1,145 @@
+// The one catalogue of errors phiforge raises on purpose. Each carries the exit code it maps to and a
+// JSON shape; src/cli/report-error.ts is the single place that turns them into output.
+
+export const ExitCode = {
+  ok: 0,
+  /** A build step, a check of its output or a validation gate failed. */
+  failed: 1,
+  /** Bad input: usage, a malformed recipe, a setting the model or the tools cannot take. */
+  badInput: 2,
+} as const;
+
+export interface SourceLocation {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export interface InputProblem {
+  /** Where in a file the problem is; absent when the input was not a file (a flag, say). */
+  location?: SourceLocation;
+  /** Dotted key path inside the file, e.g. `quantization.ratio`. */
+  key?: string;
+  message: string;
+  hint?: string;
+}
+
+export abstract class PhiforgeError extends Error {
+  abstract readonly code: string;
+  abstract readonly exitCode: number;
+  hint?: string;
+
+  toJSON(): Record<string, unknown> {
+    return { code: this.code, message: this.message, hint: this.hint };
+  }
+}
+
+/** A command line that cannot be carried out as given. */
+export class UsageError extends PhiforgeError {
+  readonly code = 'USAGE';
+  readonly exitCode = ExitCode.badInput;
+  constructor(message: string, hint?: string) {
+    super(message);
+    this.hint = hint;
+  }
+}
+
+/** One or more problems in a recipe, pipeline or toolchain definition, each pinned to file:line:col. */
+export class InputError extends PhiforgeError {
+  readonly code = 'INPUT_INVALID';
+  readonly exitCode = ExitCode.badInput;
+  constructor(
+    readonly file: string,
+    readonly problems: InputProblem[],
+  ) {
+    super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, file: this.file, problems: this.problems };
+  }
+}
+
+export interface StepFailure {
+  step: string;
+  /** The command exactly as it can be pasted into a shell to reproduce the failure. */
+  commandLine: string;
+  exitCode?: number;
+  signal?: string;
+  /** True when the kernel's OOM killer ended the process (SIGKILL with no one else asking for it). */
+  likelyOutOfMemory: boolean;
+  stderrTail: string[];
+  logPath: string;
+}
+
+/** A converter or runner exited unsuccessfully. */
+export class StepFailedError extends PhiforgeError {
+  readonly code = 'STEP_FAILED';
+  readonly exitCode = ExitCode.failed;
+  constructor(readonly failure: StepFailure) {
+    super(
+      `step ${failure.step} ${failure.signal ? `was killed by ${failure.signal}` : `exited with code ${failure.exitCode}`}` +
+        (failure.likelyOutOfMemory ? ' (most likely the kernel killed it for lack of memory)' : ''),
+    );
+    if (failure.likelyOutOfMemory) {
+      this.hint = 'Free memory, add swap, or build on a larger machine: `phiforge doctor <recipe>` estimates what the build needs.';
+    }
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, hint: this.hint, ...this.failure };
+  }
+}
+
+/** A step ran to completion but what it produced is not what the recipe asked for. */
+export class OutputCheckError extends PhiforgeError {
+  readonly code = 'OUTPUT_CHECK_FAILED';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly step: string,
+    readonly differences: string[],
+    readonly outputDir: string,
+    hint?: string,
+  ) {
+    super(`step ${step} produced output that does not match the recipe:\n  - ${differences.join('\n  - ')}`);
+    this.hint = hint;
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, hint: this.hint, step: this.step, differences: this.differences };
+  }
+}
+
+/** A managed Python environment could not be created or did not pass its health check. */
+export class ToolchainError extends PhiforgeError {
+  readonly code = 'TOOLCHAIN';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly toolchain: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(`toolchain ${toolchain}: ${message}`);
+    this.hint = hint;
+  }
+}
+
+/** The model hub refused or failed a request. */
+export class HubError extends PhiforgeError {
+  readonly code = 'HUB';
+  readonly exitCode: number;
+  constructor(message: string, hint?: string, exitCode: number = ExitCode.failed) {
+    super(message);
+    this.hint = hint;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Validation ran and at least one gate or answer check did not hold. */
+export class GateFailedError extends PhiforgeError {
+  readonly code = 'GATE_FAILED';
+  readonly exitCode = ExitCode.failed;
+  constructor(readonly failures: string[]) {
+    super(`validation failed:\n  - ${failures.join('\n  - ')}`);
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, failures: this.failures };
+  }
+}

@@ -1,0 +1,86 @@
+import os from 'node:os';
+import path from 'node:path';
+import { downloadFileToCacheDir, modelInfo, snapshotDownload } from '@huggingface/hub';
+import { HubError } from '../errors.js';
+
+// Talks to the Hugging Face Hub the way huggingface_hub does: the same cache layout and variables
+// (HF_HUB_CACHE, HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE), so Python tools reuse the downloads.
+
+const COMMIT = /^[0-9a-f]{40}$/;
+
+export function hubCacheDir(): string {
+  if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
+  const home = process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
+  return path.join(home, 'hub');
+}
+
+/** The folder huggingface_hub would use for this model at this commit. */
+export function snapshotDir(id: string, commit: string): string {
+  return path.join(hubCacheDir(), `models--${id.replaceAll('/', '--')}`, 'snapshots', commit);
+}
+
+interface HubAccess {
+  hubUrl?: string;
+  accessToken?: string;
+  fetch?: typeof fetch;
+}
+
+function access(fetchImpl?: typeof fetch): HubAccess {
+  // The token is passed to the library only; it never enters a log, a manifest or a command line.
+  return { hubUrl: process.env.HF_ENDPOINT || undefined, accessToken: process.env.HF_TOKEN || undefined, fetch: fetchImpl };
+}
+
+function offline(): boolean {
+  return ['1', 'true', 'yes', 'on'].includes((process.env.HF_HUB_OFFLINE ?? '').toLowerCase());
+}
+
+/** A pinned commit stays as it is; a branch or tag costs one API call to learn the commit it names. */
+export async function resolveCommit(id: string, revision: string, fetchImpl?: typeof fetch): Promise<string> {
+  if (COMMIT.test(revision)) return revision;
+  if (offline()) throw new HubError(`cannot resolve revision "${revision}" of ${id}: HF_HUB_OFFLINE is set`, 'Pin a 40-character commit id in the recipe.', 2);
+  try {
+    const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...access(fetchImpl) } as Parameters<typeof modelInfo>[0]);
+    const sha = (info as unknown as { sha?: string }).sha;
+    if (!sha || !COMMIT.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
+    return sha;
+  } catch (error) {
+    throw hubError(error, `resolve ${id}@${revision}`);
+  }
+}
+
+/** Downloads config.json alone, so the recipe can be checked against the model before the weights come. */
+export async function downloadConfig(id: string, commit: string, fetchImpl?: typeof fetch): Promise<string> {
+  return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch(
+    (error) => {
+      throw hubError(error, `download config.json of ${id}@${commit}`);
+    },
+  );
+}
+
+export async function downloadSnapshot(id: string, commit: string, fetchImpl?: typeof fetch): Promise<string> {
+  if (offline()) return snapshotDir(id, commit);
+  return withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch((error) => {
+    throw hubError(error, `download ${id}@${commit}`);
+  });
+}
+
+/** The library announces each file with console.debug on stdout, which would corrupt --json output. */
+async function withQuietLibrary<T>(work: () => Promise<T>): Promise<T> {
+  const debug = console.debug;
+  console.debug = (...args: unknown[]) => process.stderr.write(`${args.join(' ')}\n`);
+  try {
+    return await work();
+  } finally {
+    console.debug = debug;
+  }
+}
+
+function hubError(error: unknown, action: string): HubError {
+  const status = (error as { statusCode?: number }).statusCode;
+  const message = error instanceof Error ? error.message : String(error);
+  if (status === 401 || status === 403) {
+    return new HubError(`${action}: access denied (${status})`, 'Accept the model licence on its hub page and set HF_TOKEN to a token with read access.');
+  }
+  if (status === 404) return new HubError(`${action}: not found on the hub`, 'Check the model id and revision.', 2);
+  return new HubError(`${action}: ${message}`, 'No network or no hub here? Download the model elsewhere and pass --model <local folder>.');
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+
+// The recipe format. `hint` metadata is shown next to a schema error at that key; `description`
+// reaches editors through the generated JSON Schema (schema/recipe.schema.json).
+
+/** Models phiforge makes itself, with no model hub: see toolchains/reference/scripts/. */
+export const SYNTHETIC_PRESETS = ['phi3-mini-tiny', 'phi3-longrope-tiny'] as const;
+export type SyntheticPreset = (typeof SYNTHETIC_PRESETS)[number];
+
+/** optimum-cli's --weight-format values that phiforge knows how to check in the IR afterwards. */
+export const WEIGHT_FORMATS = ['fp32', 'fp16', 'int8', 'int4'] as const;
+
+const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
+const SLUG = /^[a-z0-9][a-z0-9._-]*$/;
+
+const ModelSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(HUB_ID, 'expected a Hugging Face model id like "microsoft/Phi-3-mini-4k-instruct"')
+      .optional()
+      .meta({ description: 'Hugging Face model id, downloaded into the standard HF cache.' }),
+    revision: z
+      .string()
+      .min(1)
+      .optional()
+      .meta({
+        description: 'Commit (40 hex characters) to pin; a branch or tag is resolved and the commit recorded.',
+        hint: 'Pin the 40-character commit id from the model page\'s "Files and versions" history.',
+      }),
+    path: z.string().min(1).optional().meta({ description: 'A local Hugging Face model folder, relative to the recipe.' }),
+    synthetic: z
+      .enum(SYNTHETIC_PRESETS)
+      .optional()
+      .meta({ description: 'A small model phiforge generates itself (no model hub needed).', hint: `One of: ${SYNTHETIC_PRESETS.join(', ')}.` }),
+    trust_remote_code: z
+      .boolean()
+      .default(false)
+      .meta({ description: 'Pass --trust-remote-code to the converters, as the guide does for Phi-3.' }),
+  })
+  .superRefine((model, ctx) => {
+    const sources = (['id', 'path', 'synthetic'] as const).filter((key) => model[key] !== undefined);
+    if (sources.length !== 1) {
+      ctx.addIssue({
+        code: 'custom',
+        path: sources.length > 1 ? [sources[1]] : [],
+        message:
+          sources.length === 0
+            ? 'the model needs exactly one source: id (hub), path (local folder) or synthetic (generated)'
+            : `give only one model source, not ${sources.join(' and ')}`,
+      });
+    }
+    if (model.id !== undefined && model.revision === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['id'],
+        message: 'a hub model needs a pinned revision; without one the build is not reproducible',
+        params: { hint: 'Add `revision: <40-hex commit>` under model.' },
+      });
+    }
+    if (model.id === undefined && model.revision !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['revision'], message: 'revision applies only to a hub model (model.id)' });
+    }
+  });
+
+const QuantizationSchema = z
+  .strictObject({
+    weight_format: z.enum(WEIGHT_FORMATS).meta({
+      description: 'Weight precision, as optimum-cli --weight-format.',
+      hint: `One of ${WEIGHT_FORMATS.join(', ')} (optimum also knows nf4, mxfp4 and cb4; phiforge cannot check those yet).`,
+    }),
+    group_size: z
+      .number()
+      .int('group_size must be a whole number')
+      .refine((value) => value === -1 || value > 0, 'group_size must be -1 (per channel) or a positive integer')
+      .optional()
+      .meta({
+        description: 'Weights per quantization group; -1 means one group per output channel.',
+        hint: 'Use -1 (channel-wise) or a divisor of the hidden size such as 128.',
+      }),
+    ratio: z
+      .number()
+      .gt(0, 'ratio must be greater than 0')
+      .lte(1, 'ratio must be at most 1')
+      .optional()
+      .meta({
+        description: 'Share of the weights compressed to 4 bits; the rest use backup_precision.',
+        hint: 'ratio is a fraction in (0, 1]: the guide uses 0.6 for INT4 on CPU/GPU and 1.0 for the NPU.',
+      }),
+    sym: z.boolean().optional().meta({
+      description: 'Symmetric quantization (no zero point).',
+      hint: 'true or false; the NPU needs true.',
+    }),
+    backup_precision: z.enum(['none', 'int8_sym', 'int8_asym']).optional().meta({
+      description: 'Precision of the weights left out of 4-bit compression (optimum defaults to int8_asym).',
+    }),
+  })
+  .superRefine((quantization, ctx) => {
+    const { weight_format: format } = quantization;
+    if (format === 'int4') {
+      for (const key of ['group_size', 'ratio', 'sym'] as const) {
+        if (quantization[key] === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: `int4 needs an explicit ${key}`,
+            params: {
+              hint: 'phiforge passes every compression option explicitly: a bare --weight-format int4 on Phi-3 switches to a data-aware asymmetric group-64 default that downloads a dataset. The guide uses group_size: 128, ratio: 0.6, sym: true.',
+            },
+          });
+        }
+      }
+      return;
+    }
+    const onlyFor4Bit = format === 'int8' ? (['group_size', 'ratio', 'backup_precision'] as const) : (['group_size', 'ratio', 'sym', 'backup_precision'] as const);
+    for (const key of onlyFor4Bit) {
+      if (quantization[key] !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `${key} does not apply to weight_format ${format}`,
+          params: { hint: format === 'int8' ? 'INT8 weight compression is per channel; remove this key.' : 'Remove this key, or choose weight_format int4.' },
+        });
+      }
+    }
+  });
+
+const DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
+
+const TargetSchema = z.strictObject({
+  device: z.string().regex(DEVICE, 'expected an OpenVINO device: CPU, GPU, GPU.<n>, NPU or AUTO').meta({
+    description: 'Device the artifact must run on.',
+    hint: 'CPU, GPU, GPU.0, NPU or AUTO.',
+  }),
+  runtime: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .meta({ description: 'Runtime properties for this target; OpenVINO defaults to PERFORMANCE_HINT LATENCY, NUM_STREAMS 1.' }),
+});
+
+export const RecipeSchema = z
+  .strictObject({
+    name: z.string().regex(SLUG, 'name must be lower-case letters, digits, ".", "_" or "-"').meta({
+      description: 'Artifact name: the build writes dist/<name>/.',
+      hint: 'For example phi3-mini-4k-int4-ov.',
+    }),
+    description: z.string().optional(),
+    model: ModelSchema,
+    pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino.' }),
+    quantization: QuantizationSchema,
+    targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
+  })
+  .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets.' });
+
+export type Recipe = z.output<typeof RecipeSchema>;
+export type Quantization = Recipe['quantization'];
+export type ModelSpec = Recipe['model'];
+
+export function recipeJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(RecipeSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+}

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { FileDigest } from '../cache/digest.js';
+import { PACKAGE_ROOT } from '../context.js';
+import type { Plan } from '../pipeline/plan.js';
+import type { StepOutput } from '../steps/types.js';
+
+export const PHIFORGE_VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+export interface ToolchainRecord {
+  lockDigest: string;
+  python: string;
+  installed: Record<string, string>;
+}
+
+/**
+ * manifest.json: everything needed to know what an artifact is and to rebuild it. Tokens never reach
+ * it: the hub token lives only in the hub client's requests.
+ */
+export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Record<string, ToolchainRecord>, files: FileDigest[]) {
+  const model = outputs.find((output) => output.kind === 'model-source');
+  return {
+    phiforge: { version: PHIFORGE_VERSION },
+    recipe: { file: path.relative(process.cwd(), plan.recipe.file) || plan.recipe.file, resolved: plan.recipe.recipe },
+    pipeline: plan.pipeline.name,
+    model: model ? { ...model.facts, key: model.key, files: model.files } : undefined,
+    toolchains,
+    steps: outputs.map((output) => ({
+      id: output.id,
+      kind: output.kind,
+      key: output.key,
+      reused: output.reused,
+      command: output.commandLine,
+      durationMs: Math.round(output.durationMs),
+      exitCode: output.commandLine ? 0 : undefined,
+      facts: output.kind === 'model-source' ? undefined : output.facts,
+    })),
+    files,
+  };
+}

@@ -1,0 +1,99 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
+import { InputError } from '../errors.js';
+import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
+import { checkRecipeAgainstModel, type ModelShape } from '../recipe/load.js';
+import { toolchainScript } from '../toolchain/definition.js';
+import { planCommandStep } from './command-step.js';
+import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
+
+/** Seed of the synthetic presets: fixed, so every machine generates the same bytes. */
+const SYNTHETIC_SEED = 1234;
+
+// Hub and hub-cache housekeeping files are not part of the model.
+const notModelFile = (relative: string) => relative.startsWith('.') || relative.includes('/.');
+
+/** The model a pipeline starts from: a hub snapshot, a local folder, or a model phiforge generates. */
+export const modelSource: StepKind = {
+  async plan(input) {
+    const { model } = input.recipe.recipe;
+    if (model.synthetic) return planSynthetic(input, model.synthetic);
+    if (model.path) return planLocal(input, model.path);
+    return planHub(input, model.id!, model.revision!);
+  },
+};
+
+async function readShape(modelDir: string): Promise<ModelShape> {
+  return JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8')) as ModelShape;
+}
+
+function checkAgainstRecipe(input: PlanInput) {
+  return async (output: StepOutput) => checkRecipeAgainstModel(input.recipe, await readShape(output.dir));
+}
+
+async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedStep> {
+  const script = toolchainScript(input.toolchain!, 'make_synthetic.py');
+  return planCommandStep(
+    input,
+    `generate the synthetic model ${preset} (seed ${SYNTHETIC_SEED})`,
+    {
+      kindVersion: 1,
+      params: { preset, seed: SYNTHETIC_SEED },
+      scripts: [script],
+      env: { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' },
+      requestFiles: (workDir) => ({ 'request.json': JSON.stringify({ preset, seed: SYNTHETIC_SEED, output_dir: path.join(workDir, 'out') }) }),
+      command: ({ python, workDir }) => ({
+        argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(workDir, 'result.json')],
+        env: { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' },
+      }),
+      facts: async (outDir) => ({ source: 'synthetic', preset, seed: SYNTHETIC_SEED, config: await readShape(outDir) }),
+    },
+    { afterOutput: checkAgainstRecipe(input) },
+  );
+}
+
+async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep> {
+  // The folder's content is the model's identity: the same files anywhere give the same key.
+  const files = await digestFolder(folder, { exclude: notModelFile });
+  const key = sha256(canonicalJson(files));
+  checkRecipeAgainstModel(input.recipe, await readShape(folder));
+  return {
+    id: input.definition.id,
+    kind: input.definition.uses,
+    needs: [],
+    key,
+    summary: `use the local model folder ${folder}`,
+    outDir: folder,
+    work: { materialize: async () => ({ dir: folder, files, facts: { source: 'local', path: folder }, reused: true, durationMs: 0 }) },
+  };
+}
+
+async function planHub(input: PlanInput, id: string, revision: string): Promise<PlannedStep> {
+  const commit = await resolveCommit(id, revision);
+  const dir = snapshotDir(id, commit);
+  return {
+    id: input.definition.id,
+    kind: input.definition.uses,
+    needs: [],
+    // A hub commit names its content already.
+    key: sha256(canonicalJson({ hub: id, commit })),
+    summary: `download ${id}@${commit} into the Hugging Face cache (${dir})`,
+    outDir: dir,
+    work: {
+      materialize: async () => {
+        const started = performance.now();
+        const alreadyThere = existsSync(path.join(dir, 'config.json'));
+        // Check the recipe against config.json before fetching gigabytes of weights.
+        checkRecipeAgainstModel(input.recipe, await readShape(path.dirname(await downloadConfig(id, commit))));
+        const snapshot = await downloadSnapshot(id, commit);
+        if (!existsSync(path.join(snapshot, 'config.json'))) {
+          throw new InputError(input.recipe.source.file, [input.recipe.source.problemAt(['model', 'id'], `${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`)]);
+        }
+        const files = await digestFolder(snapshot, { exclude: notModelFile });
+        return { dir: snapshot, files, facts: { source: 'hub', id, revision, commit }, reused: alreadyThere, durationMs: performance.now() - started };
+      },
+    },
+  };
+}

@@ -1,0 +1,76 @@
+import type { FileDigest } from '../cache/digest.js';
+import type { Context } from '../context.js';
+import type { CommandSpec } from '../engine/command.js';
+import type { PipelineStepDefinition } from '../pipeline/definition.js';
+import type { LoadedRecipe } from '../recipe/load.js';
+import type { Toolchain } from '../toolchain/definition.js';
+import type { ReadyVenv } from '../toolchain/venv.js';
+
+/** What a step left behind, as later steps, the artifact and the manifest see it. */
+export interface StepOutput {
+  id: string;
+  kind: string;
+  key: string;
+  /** Folder holding the step's output files. */
+  dir: string;
+  files: FileDigest[];
+  /** Facts the manifest records (the model's commit, the quantization the IR reports...). */
+  facts: Record<string, unknown>;
+  reused: boolean;
+  commandLine?: string;
+  durationMs: number;
+}
+
+/** A step whose output is made by one command and kept in the content-addressed step cache. */
+export interface CommandWork {
+  kindVersion: number;
+  params: Record<string, unknown>;
+  /** Scripts the command runs; their digests enter the key so editing one rebuilds. */
+  scripts: string[];
+  env: Record<string, string>;
+  /** Files written into the work folder before the command runs (JSON requests). */
+  requestFiles?: (workDir: string) => Record<string, string>;
+  command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;
+  /** Differences between what the command made and what the recipe asked for; empty when all is well. */
+  verify?: (outDir: string) => Promise<string[]>;
+  verifyHint?: string;
+  /** Facts read from the finished output (fresh or reused), for the manifest. */
+  facts?: (outDir: string, workDir: string) => Promise<Record<string, unknown>>;
+}
+
+/** A step whose output lives outside the step cache: a model in the HF cache or a local folder. */
+export interface DirectWork {
+  materialize: (run: { context: Context }) => Promise<Omit<StepOutput, 'id' | 'kind' | 'key'>>;
+}
+
+export interface PlannedStep {
+  id: string;
+  kind: string;
+  needs: string[];
+  key: string;
+  /** One line for people: what the step does. */
+  summary: string;
+  toolchain?: Toolchain;
+  /** Where the output will be once the step is done. */
+  outDir: string;
+  /** The exact command, as `plan` prints it; absent for work done inside phiforge (downloads). */
+  command?: CommandSpec;
+  work: CommandWork | DirectWork;
+  /** Checks that need the output (a model's config.json), run whether the output was made or reused. */
+  afterOutput?: (output: StepOutput) => Promise<void>;
+}
+
+export interface PlanInput {
+  context: Context;
+  recipe: LoadedRecipe;
+  definition: PipelineStepDefinition;
+  toolchain?: Toolchain;
+  upstream: Record<string, PlannedStep>;
+}
+
+export interface StepKind {
+  /** Plans the step without running anything: key, exact command, output location. */
+  plan(input: PlanInput): Promise<PlannedStep>;
+}
+
+export type VenvFor = (toolchain: Toolchain) => Promise<ReadyVenv>;

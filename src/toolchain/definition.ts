@@ -1,0 +1,79 @@
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import { sha256 } from '../cache/digest.js';
+import { cachePath, PACKAGE_ROOT, type Context } from '../context.js';
+import { ToolchainError, UsageError } from '../errors.js';
+import { parseWithSchema, YamlSource } from '../recipe/yaml-source.js';
+
+const ToolchainFileSchema = z.strictObject({
+  description: z.string(),
+  python: z.string().regex(/^3\.\d+$/, 'expected a Python minor version such as "3.11"'),
+  imports: z.array(z.string()).min(1),
+});
+
+export interface Toolchain {
+  name: string;
+  dir: string;
+  description: string;
+  /** Python minor version the lock was resolved for. */
+  python: string;
+  imports: string[];
+  /** Top-level exact pins from requirements.in: the health check compares them with what is installed. */
+  pins: Record<string, string>;
+  requirementsFile: string;
+  lockFile: string;
+  /** sha256 of requirements.lock: keys the venv, every step cache key and the manifest. */
+  lockDigest?: string;
+}
+
+export const TOOLCHAINS_ROOT = path.join(PACKAGE_ROOT, 'toolchains');
+
+export async function listToolchains(): Promise<string[]> {
+  const entries = await readdir(TOOLCHAINS_ROOT, { withFileTypes: true });
+  return entries.filter((entry) => entry.isDirectory() && existsSync(path.join(TOOLCHAINS_ROOT, entry.name, 'toolchain.yaml'))).map((entry) => entry.name).sort();
+}
+
+export async function loadToolchain(name: string): Promise<Toolchain> {
+  const dir = path.join(TOOLCHAINS_ROOT, name);
+  const definitionFile = path.join(dir, 'toolchain.yaml');
+  if (!existsSync(definitionFile)) {
+    throw new UsageError(`unknown toolchain "${name}"`, `Known toolchains: ${(await listToolchains()).join(', ')}.`);
+  }
+  const definition = parseWithSchema(await YamlSource.read(definitionFile), ToolchainFileSchema);
+  const requirementsFile = path.join(dir, 'requirements.in');
+  const lockFile = path.join(dir, 'requirements.lock');
+  const pins = parsePins(await readFile(requirementsFile, 'utf8'));
+  const lockDigest = existsSync(lockFile) ? sha256(await readFile(lockFile)) : undefined;
+  return { name, dir, ...definition, pins, requirementsFile, lockFile, lockDigest };
+}
+
+function parsePins(text: string): Record<string, string> {
+  const pins: Record<string, string> = {};
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) continue;
+    const match = /^([A-Za-z0-9._-]+)==([^\s;]+)$/.exec(line);
+    if (!match) throw new ToolchainError('?', `requirements.in line "${line}" is not an exact pin (name==version)`);
+    pins[match[1]] = match[2];
+  }
+  return pins;
+}
+
+export function requireLock(toolchain: Toolchain): string {
+  if (!toolchain.lockDigest) {
+    throw new ToolchainError(toolchain.name, 'requirements.lock is missing', `Run \`phiforge toolchain lock ${toolchain.name}\` and commit the lock.`);
+  }
+  return toolchain.lockDigest;
+}
+
+/** The venv folder for this exact lock: a changed lock gets a new venv, the old one stays until gc. */
+export function venvDir(context: Context, toolchain: Toolchain): string {
+  return cachePath(context, 'toolchains', `${toolchain.name}-${requireLock(toolchain).slice(0, 16)}`);
+}
+
+/** Path of a script shipped with a toolchain (or the shared ones in toolchains/common). */
+export function toolchainScript(toolchain: Toolchain | 'common', script: string): string {
+  return path.join(toolchain === 'common' ? path.join(TOOLCHAINS_ROOT, 'common') : toolchain.dir, 'scripts', script);
+}

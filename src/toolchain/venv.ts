@@ -1,0 +1,148 @@
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { cachePath, type Context } from '../context.js';
+import { ToolchainError } from '../errors.js';
+import { runCommand } from '../engine/command.js';
+import { withLock } from '../cache/lock.js';
+import { requireLock, toolchainScript, venvDir, type Toolchain } from './definition.js';
+import { readPipConfig, uvSourceFlags } from './pip-config.js';
+import { findUv } from './uv.js';
+
+/** A venv that passed its health check, with what is installed in it. */
+export interface ReadyVenv {
+  toolchain: Toolchain;
+  dir: string;
+  python: string;
+  lockDigest: string;
+  pythonVersion: string;
+  /** Every installed distribution and its version: recorded in manifests. */
+  installed: Record<string, string>;
+  /** Environment a command needs to run as if the venv were activated. */
+  env: Record<string, string>;
+}
+
+interface HealthRecord {
+  lockDigest: string;
+  pythonVersion: string;
+  installed: Record<string, string>;
+  installer: string;
+}
+
+const HEALTH_FILE = 'phiforge-health.json';
+
+/** Returns the toolchain's venv, creating or rebuilding it when it is missing or fails its checks. */
+export async function ensureVenv(context: Context, toolchain: Toolchain): Promise<ReadyVenv> {
+  const dir = venvDir(context, toolchain);
+  const trusted = await readTrustedVenv(dir, toolchain);
+  if (trusted) return trusted;
+  return withLock(context.cacheRoot, `venv-${path.basename(dir)}`, async () => {
+    const again = await readTrustedVenv(dir, toolchain);
+    if (again) return again;
+    await createVenv(context, toolchain, dir);
+    const ready = await readTrustedVenv(dir, toolchain);
+    if (!ready) throw new ToolchainError(toolchain.name, `venv at ${dir} failed its check right after creation`);
+    return ready;
+  });
+}
+
+/** The venv's state without creating anything: for `toolchain list` and `doctor`. */
+export async function inspectVenv(context: Context, toolchain: Toolchain): Promise<{ dir: string; state: 'ready' | 'missing' | 'broken' | 'unlocked' }> {
+  if (!toolchain.lockDigest) return { dir: '', state: 'unlocked' };
+  const dir = venvDir(context, toolchain);
+  if (!existsSync(dir)) return { dir, state: 'missing' };
+  return { dir, state: (await readTrustedVenv(dir, toolchain)) ? 'ready' : 'broken' };
+}
+
+/**
+ * Trusts a venv only if its health record matches the current lock and every pinned distribution's
+ * metadata is still on disk at the pinned version. This costs no Python start, so no-op builds stay fast;
+ * the full import check ran when the venv was made.
+ */
+async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<ReadyVenv | undefined> {
+  const python = path.join(dir, 'bin', 'python');
+  let record: HealthRecord;
+  try {
+    record = JSON.parse(await readFile(path.join(dir, HEALTH_FILE), 'utf8')) as HealthRecord;
+  } catch {
+    return undefined;
+  }
+  if (record.lockDigest !== toolchain.lockDigest || !existsSync(python)) return undefined;
+  const sitePackages = path.join(dir, 'lib', `python${record.pythonVersion.split('.').slice(0, 2).join('.')}`, 'site-packages');
+  let distInfos: Set<string>;
+  try {
+    distInfos = new Set((await readdir(sitePackages)).filter((name) => name.endsWith('.dist-info')).map((name) => name.toLowerCase()));
+  } catch {
+    return undefined;
+  }
+  for (const [name, version] of Object.entries(toolchain.pins)) {
+    const prefix = `${name.toLowerCase().replace(/[-.]/g, '_')}-${version}`;
+    const present = [...distInfos].some((info) => info === `${prefix}.dist-info` || info.startsWith(`${prefix}+`));
+    if (!present) return undefined;
+  }
+  return {
+    toolchain,
+    dir,
+    python,
+    lockDigest: record.lockDigest,
+    pythonVersion: record.pythonVersion,
+    installed: record.installed,
+    env: { VIRTUAL_ENV: dir, PATH: `${path.join(dir, 'bin')}${path.delimiter}${process.env.PATH ?? ''}` },
+  };
+}
+
+async function createVenv(context: Context, toolchain: Toolchain, dir: string): Promise<void> {
+  const lockDigest = requireLock(toolchain);
+  await checkInterpreter(context, toolchain);
+  const log = cachePath(context, 'logs', 'toolchains', `${path.basename(dir)}.log`);
+  await rm(dir, { recursive: true, force: true });
+  await rm(log, { force: true });
+  const uv = await findUv(context);
+  context.say(`creating toolchain ${toolchain.name} in ${dir} with ${uv ? 'uv' : 'venv + pip'} (log: ${log})`);
+  const step = `toolchain ${toolchain.name}`;
+  const python = path.join(dir, 'bin', 'python');
+  if (uv) {
+    const uvEnv = { UV_PYTHON_DOWNLOADS: 'never' };
+    await runCommand(step, { argv: [uv, 'venv', '--quiet', '--python', context.python, dir], env: uvEnv }, log);
+    const sources = uvSourceFlags(await readPipConfig(context.python));
+    await runCommand(step, { argv: [uv, 'pip', 'sync', '--python', python, '--require-hashes', ...sources, toolchain.lockFile], env: uvEnv }, log);
+  } else {
+    // pip in the new venv reads the user's pip.conf and PIP_* variables by itself.
+    await runCommand(step, { argv: [context.python, '-m', 'venv', dir] }, log);
+    await runCommand(step, { argv: [python, '-m', 'pip', 'install', '--quiet', '--require-hashes', '--no-deps', '-r', toolchain.lockFile] }, log);
+  }
+  const health = await runHealthCheck(toolchain, python, log);
+  if (health.problems.length > 0) {
+    throw new ToolchainError(toolchain.name, `health check failed:\n  - ${health.problems.join('\n  - ')}`, `The venv stays at ${dir} for inspection and is rebuilt on the next run. Log: ${log}`);
+  }
+  const record: HealthRecord = { lockDigest, pythonVersion: health.python, installed: health.installed, installer: uv ? 'uv' : 'pip' };
+  await writeFile(path.join(dir, HEALTH_FILE), JSON.stringify(record, null, 1));
+}
+
+/** The lock was resolved for one Python minor version; another one fails deep inside the installer. */
+async function checkInterpreter(context: Context, toolchain: Toolchain): Promise<void> {
+  const probe = await execa(context.python, ['-c', 'import platform; print(platform.python_version())'], { reject: false });
+  const version = probe.stdout.trim();
+  if (probe.exitCode !== 0 || !version.startsWith(`${toolchain.python}.`)) {
+    throw new ToolchainError(
+      toolchain.name,
+      probe.exitCode !== 0 ? `cannot run Python interpreter "${context.python}"` : `needs Python ${toolchain.python}, but ${context.python} is ${version}`,
+      `Point PHIFORGE_PYTHON at a Python ${toolchain.python} interpreter.`,
+    );
+  }
+}
+
+async function runHealthCheck(toolchain: Toolchain, python: string, log: string): Promise<{ python: string; installed: Record<string, string>; problems: string[] }> {
+  const scratch = await mkdtemp(path.join(os.tmpdir(), 'phiforge-health-'));
+  try {
+    const request = path.join(scratch, 'request.json');
+    const result = path.join(scratch, 'result.json');
+    await writeFile(request, JSON.stringify({ imports: toolchain.imports, pins: toolchain.pins }));
+    await runCommand(`toolchain ${toolchain.name} health check`, { argv: [python, toolchainScript('common', 'health_check.py'), '--request', request, '--result', result] }, log);
+    return JSON.parse(await readFile(result, 'utf8'));
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+"""Generate a tiny, random-weights Phi-3 checkpoint in Hugging Face format.
+
+phiforge's tests and demos need a checkpoint that the real exporters
+(optimum-cli for OpenVINO, onnxruntime-genai's model builder) accept as Phi-3,
+but that is small enough to build in seconds on a laptop and needs no model hub.
+This script writes one deterministically: the same request always yields
+byte-identical files.
+
+Contract (like every phiforge script):
+
+    python make_synthetic.py --request REQ.json --result RES.json
+
+REQ: {"preset": "phi3-mini-tiny" | "phi3-longrope-tiny",
+      "output_dir": "/abs/existing/empty/dir", "seed": 1234}
+RES: {"preset", "model_type", "hidden_size", "intermediate_size",
+      "num_hidden_layers", "vocab_size", "num_parameters", "files"}
+
+Logs go to stderr only; bad input exits with status 2 and a one-line message.
+"""
+
+import argparse
+import json
+import logging
+import math
+import sys
+from pathlib import Path
+
+import torch
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
+
+log = logging.getLogger("make_synthetic")
+
+# --- Shapes ---------------------------------------------------------------
+# Every matrix dimension is a multiple of 128 so that INT4 group-size-128
+# quantization applies to every layer instead of falling back per channel.
+HIDDEN_SIZE = 256
+INTERMEDIATE_SIZE = 768  # ~3x hidden, close to Phi-3-mini's 8192/3072 ratio
+NUM_LAYERS = 2
+NUM_HEADS = 4  # head_dim 64
+NUM_KV_HEADS = 2  # grouped-query attention, as in Phi-3-small/medium
+INIT_STD = 0.02  # Phi-3's initializer_range
+ROPE_THETA = 10000.0
+ORIGINAL_CONTEXT = 4096  # Phi-3-mini's pretraining context
+WEIGHTS_DTYPE = torch.bfloat16  # what the real Phi-3 checkpoints ship
+
+# --- Tokenizer ------------------------------------------------------------
+# Phi-3 reuses Llama-2's SentencePiece layout: <unk>, <s>, </s>, then the 256
+# byte-fallback tokens, then the learned pieces.
+BASE_SPECIAL_TOKENS = ["<unk>", "<s>", "</s>"]
+BYTE_TOKENS = [f"<0x{b:02X}>" for b in range(256)]
+BASE_VOCAB_SIZE = 1024  # plays the role of Phi-3's 32000
+
+# Phi-3-mini-4k-instruct's added tokens, in id order from the end of the base
+# vocabulary. The chat markers strip whitespace on their right, like Phi-3's.
+PHI3_ADDED_TOKENS = [
+    ("<|endoftext|>", False),
+    ("<|assistant|>", True),
+    ("<|placeholder1|>", True),
+    ("<|placeholder2|>", True),
+    ("<|placeholder3|>", True),
+    ("<|placeholder4|>", True),
+    ("<|system|>", True),
+    ("<|end|>", True),
+    ("<|placeholder5|>", True),
+    ("<|placeholder6|>", True),
+    ("<|user|>", True),
+]
+EOS_TOKEN = "<|endoftext|>"
+# Phi-3's generation_config stops on any of these.
+STOP_TOKENS = ["<|endoftext|>", "<|assistant|>", "<|end|>"]
+
+# Phi-3 pads its embedding rows past the tokenizer (32011 -> 32064); we pad to
+# the next multiple of 128 so the embedding and lm_head shapes stay INT4-friendly.
+MODEL_VOCAB_SIZE = math.ceil((BASE_VOCAB_SIZE + len(PHI3_ADDED_TOKENS)) / 128) * 128
+
+# Phi-3-mini-4k-instruct's chat template.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' %}{{'<|system|>\n' + message['content'] + '<|end|>\n'}}"
+    "{% elif message['role'] == 'user' %}{{'<|user|>\n' + message['content'] + '<|end|>\n'}}"
+    "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}"
+    "{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"
+)
+
+# Built-in training text: plain English with digits and punctuation, enough
+# distinct word pairs for BASE_VOCAB_SIZE pieces. Changing it changes the
+# tokenizer, so treat it as frozen data.
+TRAINING_TEXT = """\
+The river runs past the old mill, under two stone bridges, and into the harbour where fishing boats wait for the morning tide.
+Every spring the town holds a market on the square. Farmers bring apples, cheese, honey, bread, and baskets of fresh vegetables.
+Children play near the fountain while their parents talk about the weather, the harvest, and the price of wood for the winter.
+A small library stands at the corner of Green Street and Hill Road. It opens at nine o'clock and closes at six in the evening.
+Inside there are maps of the coast, books about birds and flowers, old newspapers, and a quiet reading room with large windows.
+The librarian keeps a notebook of every question that visitors ask, and she answers most of them before lunch.
+Machines are built from simple parts: levers, wheels, gears, springs, and screws. Each part moves another part in a careful order.
+When an engineer designs a new machine, she first draws a plan, then builds a model, and finally tests it many times.
+Good tests measure speed, strength, temperature, and noise. If a number looks wrong, the engineer checks the plan again.
+Computers follow instructions written by people. A program reads input, changes it step by step, and writes the result.
+Some programs translate text, some draw pictures, some play music, and some help doctors understand medical images.
+A language model predicts the next word in a sentence. It learns patterns from large amounts of text and uses them to write.
+Smaller models run on laptops and phones. They use less memory and less power, which makes them useful for offline tasks.
+To make a model smaller, engineers can store its weights with fewer bits, for example eight bits or four bits instead of sixteen.
+This process is called quantization. It keeps most of the quality while reducing the size of the files on the disk.
+The weather changed quickly that afternoon. Dark clouds came over the mountains, the wind turned cold, and rain began to fall.
+Travellers opened their umbrellas and hurried toward the station, where the evening train was already twenty minutes late.
+A conductor explained that a tree had fallen across the line near the forest, and workers were clearing the track.
+In the kitchen, the cook chops onions, carrots, and garlic, then adds them to a hot pan with a little olive oil.
+After ten minutes she pours in tomatoes, salt, pepper, and a cup of water, and lets the sauce simmer slowly for an hour.
+The smell fills the whole house, and soon everyone gathers around the table, hungry and happy after a long day of work.
+Scientists study the stars with telescopes placed high on mountains, far away from the lights of cities and roads.
+They record the brightness of each star every night and compare the numbers to find planets that pass in front of it.
+One planet moves around its star in only three days, while another takes more than two hundred years to complete its orbit.
+History teaches us how people lived, traded, fought, and built their cities. Old letters and diaries show their daily thoughts.
+Museums protect paintings, tools, clothes, and coins so that students can learn from them for many years to come.
+The teacher asked the class to write a short story about a journey. Some wrote about the sea, others about the desert.
+One student described a walk through a forest at night, with owls calling and the moon shining between the branches.
+Another imagined a city under the ocean, where people travel in glass boats and grow gardens of green and purple plants.
+Numbers appear everywhere: 1, 2, 3, 10, 42, 100, 365, 1024, and 2048. We count, measure, compare, and calculate with them.
+A recipe needs 250 grams of flour, 3 eggs, 100 millilitres of milk, and 2 spoons of sugar. Mix well and bake for 30 minutes.
+The meeting starts at 10:30 on Monday. Please bring your notes, your questions, and a copy of the report from last week.
+Thank you for your help! Could you send me the file again? I think the first version was missing the last two pages.
+Yes, of course. I will check the document, fix the errors, and send a new version before the end of the day.
+Why do leaves change colour in autumn? Trees stop making green chlorophyll, and the yellow and red colours become visible.
+How far is the moon? It is about three hundred and eighty thousand kilometres away, and light travels there in one second.
+What makes a good friend? Someone who listens, tells the truth, shares the good moments, and stays during the hard ones.
+The company released a new version of its software with faster startup, better security, and a cleaner user interface.
+Users reported that the update fixed several bugs, although a few people found that their old settings had been reset.
+The support team wrote a guide that explains each change and shows how to restore the previous configuration safely.
+Music can be loud or soft, fast or slow, happy or sad. Musicians practise scales every day to keep their fingers strong.
+The orchestra played a symphony in four movements, and the audience stood up to applaud when the final chord ended.
+A garden needs sunlight, water, and patience. Seeds planted in March become flowers in June and vegetables in August.
+Bees visit the flowers, carry pollen from plant to plant, and return to the hive to make honey for the colder months.
+Sport keeps the body healthy. Running, swimming, cycling, and climbing all train the heart, the lungs, and the muscles.
+The team won the final match by two goals, and the players celebrated with their coach, their families, and their fans.
+"""
+
+
+class RequestError(Exception):
+    """A problem with the request: reported to the caller, not a crash."""
+
+
+# --- Request handling -----------------------------------------------------
+
+
+def preset_rope_settings(preset: str) -> dict:
+    """Context length and RoPE scaling that distinguish the two presets."""
+    if preset == "phi3-mini-tiny":
+        # Like Phi-3-mini-4k: plain RoPE over the pretraining context.
+        return {"max_position_embeddings": ORIGINAL_CONTEXT, "rope_scaling": None}
+    if preset == "phi3-longrope-tiny":
+        # Like Phi-3-mini-128k / Phi-3.5-mini: LongRoPE from 4k to 128k.
+        return {"max_position_embeddings": 131072, "rope_scaling": longrope_scaling()}
+    raise RequestError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
+
+
+PRESETS = ("phi3-mini-tiny", "phi3-longrope-tiny")
+
+
+def longrope_scaling() -> dict:
+    """LongRoPE rescale factors, one per rotary frequency pair (head_dim / 2).
+
+    The curves only need Phi-3's shape: short factors stay near 1, long
+    factors grow smoothly towards the low frequencies.
+    """
+    pairs = HIDDEN_SIZE // NUM_HEADS // 2
+    ramp = [i / (pairs - 1) for i in range(pairs)]
+    return {
+        "type": "longrope",
+        "short_factor": [round(1.0 + 0.1 * r**2, 4) for r in ramp],
+        "long_factor": [round(1.0 + 40.0 * r**3, 4) for r in ramp],
+    }
+
+
+def load_request(path: Path) -> dict:
+    """Read and validate the request; raise RequestError on any problem."""
+    try:
+        request = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RequestError(f"cannot read request {path}: {err}") from err
+    if not isinstance(request, dict):
+        raise RequestError("request must be a JSON object")
+
+    preset = request.get("preset")
+    if preset not in PRESETS:
+        raise RequestError(f"'preset' must be one of {list(PRESETS)}, got {preset!r}")
+
+    seed = request.get("seed")
+    # bool is a subclass of int in Python; reject it explicitly.
+    if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
+        raise RequestError(f"'seed' must be an integer in [0, 2^63), got {seed!r}")
+
+    raw_dir = request.get("output_dir")
+    if not isinstance(raw_dir, str) or not Path(raw_dir).is_absolute():
+        raise RequestError(f"'output_dir' must be an absolute path, got {raw_dir!r}")
+    output_dir = Path(raw_dir)
+    if not output_dir.is_dir():
+        raise RequestError(f"'output_dir' {output_dir} does not exist or is not a directory")
+    if any(output_dir.iterdir()):
+        raise RequestError(f"'output_dir' {output_dir} is not empty")
+
+    return {"preset": preset, "seed": seed, "output_dir": output_dir}
+
+
+# --- Tokenizer ------------------------------------------------------------
+
+
+def train_tokenizer() -> Tokenizer:
+    """Train a SentencePiece-style BPE with byte fallback on TRAINING_TEXT.
+
+    The BPE trainer is deterministic for a fixed input, so no seed is needed.
+    """
+    # Train with whitespace splitting so that, as in SentencePiece, pieces
+    # never span two words ("▁" starts a word, it is never inside a piece).
+    trainee = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
+    trainee.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    trainer = trainers.BpeTrainer(
+        vocab_size=BASE_VOCAB_SIZE,
+        # Listing the byte tokens here pins them to ids 3..258 as in Llama.
+        special_tokens=BASE_SPECIAL_TOKENS + BYTE_TOKENS,
+        show_progress=False,
+    )
+    trainee.train_from_iterator(TRAINING_TEXT.splitlines(), trainer=trainer)
+
+    learned = json.loads(trainee.to_str())["model"]
+    if len(learned["vocab"]) != BASE_VOCAB_SIZE:
+        raise RuntimeError(
+            f"training text too small: learned {len(learned['vocab'])} pieces, need {BASE_VOCAB_SIZE}"
+        )
+    return build_phi3_tokenizer(learned["vocab"], learned["merges"])
+
+
+def build_phi3_tokenizer(vocab: dict, merges: list) -> Tokenizer:
+    """Assemble the final tokenizer in the layout of Llama-2 / Phi-3's tokenizer.json.
+
+    We rebuild instead of reusing the trainee so that the byte tokens become
+    ordinary vocabulary entries (the trainer made them added tokens) and the
+    pipeline matches what transformers' LlamaTokenizer reconstructs.
+    """
+    merge_pairs = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
+    tokenizer = Tokenizer(
+        models.BPE(vocab=vocab, merges=merge_pairs, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
+    )
+    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tokenizer.decoder = decoders.Sequence(
+        [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
+    )
+    tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in BASE_SPECIAL_TOKENS])
+    tokenizer.add_special_tokens(
+        [AddedToken(t, rstrip=rstrip, normalized=False, special=True) for t, rstrip in PHI3_ADDED_TOKENS]
+    )
+    return tokenizer
+
+
+def tokenizer_config(tokenizer: Tokenizer) -> dict:
+    """tokenizer_config.json in the shape Phi-3-mini-4k-instruct ships."""
+    added = {}
+    for content, rstrip in [(t, False) for t in BASE_SPECIAL_TOKENS] + PHI3_ADDED_TOKENS:
+        added[str(tokenizer.token_to_id(content))] = {
+            "content": content,
+            "lstrip": False,
+            "normalized": False,
+            "rstrip": rstrip,
+            "single_word": False,
+            "special": True,
+        }
+    return {
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "added_tokens_decoder": added,
+        "bos_token": "<s>",
+        "chat_template": CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": EOS_TOKEN,
+        "legacy": False,
+        "model_max_length": ORIGINAL_CONTEXT,
+        "pad_token": EOS_TOKEN,
+        "padding_side": "left",
+        "tokenizer_class": "LlamaTokenizerFast",
+        "unk_token": "<unk>",
+        "use_default_system_prompt": False,
+    }
+
+
+def write_tokenizer(tokenizer: Tokenizer, output_dir: Path) -> None:
+    tokenizer.save(str(output_dir / "tokenizer.json"))
+    write_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer))
+    write_json(
+        output_dir / "special_tokens_map.json",
+        {"bos_token": "<s>", "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN, "unk_token": "<unk>"},
+    )
+
+
+# --- Model ----------------------------------------------------------------
+
+
+def build_config(preset: str, tokenizer: Tokenizer) -> Phi3Config:
+    """A Phi3Config; constructing it runs transformers' own RoPE validation."""
+    eos_id = tokenizer.token_to_id(EOS_TOKEN)
+    return Phi3Config(
+        vocab_size=MODEL_VOCAB_SIZE,
+        hidden_size=HIDDEN_SIZE,
+        intermediate_size=INTERMEDIATE_SIZE,
+        num_hidden_layers=NUM_LAYERS,
+        num_attention_heads=NUM_HEADS,
+        num_key_value_heads=NUM_KV_HEADS,
+        original_max_position_embeddings=ORIGINAL_CONTEXT,
+        rope_theta=ROPE_THETA,
+        initializer_range=INIT_STD,
+        bos_token_id=tokenizer.token_to_id("<s>"),
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+        tie_word_embeddings=False,
+        architectures=["Phi3ForCausalLM"],
+        **preset_rope_settings(preset),
+    )
+
+
+def build_model(config: Phi3Config, seed: int) -> Phi3ForCausalLM:
+    """Phi3ForCausalLM with weights drawn from our own seeded generator.
+
+    Filling the parameters ourselves (in sorted name order) keeps the weights a
+    function of the seed alone, independent of how a transformers release
+    happens to initialise modules.
+    """
+    model = Phi3ForCausalLM(config)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _, param in sorted(model.named_parameters()):
+            if param.dim() == 1:
+                # The only 1-D parameters in Phi-3 are RMSNorm gains.
+                param.fill_(1.0)
+            else:
+                param.copy_(torch.normal(0.0, INIT_STD, size=param.shape, generator=generator))
+    return model.to(WEIGHTS_DTYPE).eval()
+
+
+def hub_style_config(saved: dict) -> dict:
+    """Rewrite transformers 5's config.json in the layout of the Phi-3 Hub repos.
+
+    transformers 5 saves RoPE settings as `rope_parameters`, which
+    transformers 4.x and tools built on it silently ignore (a LongRoPE model
+    would then load as plain RoPE). The published Phi-3 checkpoints use
+    `rope_theta` + `rope_scaling` + `torch_dtype`, which both generations read.
+    """
+    config = dict(saved)
+    rope = config.pop("rope_parameters")
+    config["rope_theta"] = rope["rope_theta"]
+    if rope["rope_type"] == "longrope":
+        config["rope_scaling"] = {
+            "type": "longrope",
+            "long_factor": rope["long_factor"],
+            "short_factor": rope["short_factor"],
+        }
+    else:
+        config["rope_scaling"] = None
+    config["torch_dtype"] = config.pop("dtype")
+    return config
+
+
+def write_model(model: Phi3ForCausalLM, tokenizer: Tokenizer, output_dir: Path) -> None:
+    model.generation_config = GenerationConfig(
+        bos_token_id=model.config.bos_token_id,
+        eos_token_id=[tokenizer.token_to_id(t) for t in STOP_TOKENS],
+        pad_token_id=model.config.pad_token_id,
+    )
+    model.save_pretrained(output_dir)
+
+    config_path = output_dir / "config.json"
+    write_json(config_path, hub_style_config(json.loads(config_path.read_text(encoding="utf-8"))))
+    check_config_round_trip(model.config, output_dir)
+
+
+def check_config_round_trip(expected: Phi3Config, output_dir: Path) -> None:
+    """Fail loudly if the rewritten config.json no longer means the same model."""
+    # _name_or_path records where a config was loaded from, not what it says.
+    want = {k: v for k, v in expected.to_dict().items() if k != "_name_or_path"}
+    got = {k: v for k, v in Phi3Config.from_pretrained(output_dir).to_dict().items() if k != "_name_or_path"}
+    changed = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
+    if changed:
+        raise RuntimeError(f"config.json does not round-trip through Phi3Config; fields changed: {changed}")
+
+
+# --- Output ---------------------------------------------------------------
+
+
+def write_json(path: Path, data: dict) -> None:
+    # Sorted keys and a trailing newline keep the files byte-stable.
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def generate(request: dict) -> dict:
+    output_dir = request["output_dir"]
+    log.info("training tokenizer (%d base pieces)", BASE_VOCAB_SIZE)
+    tokenizer = train_tokenizer()
+    write_tokenizer(tokenizer, output_dir)
+
+    config = build_config(request["preset"], tokenizer)
+    log.info(
+        "building %s: hidden %d, intermediate %d, %d layers, %d/%d heads, vocab %d, %s",
+        request["preset"], HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS,
+        MODEL_VOCAB_SIZE, WEIGHTS_DTYPE,
+    )
+    model = build_model(config, request["seed"])
+    write_model(model, tokenizer, output_dir)
+
+    return {
+        "preset": request["preset"],
+        "model_type": config.model_type,
+        "hidden_size": config.hidden_size,
+        "intermediate_size": config.intermediate_size,
+        "num_hidden_layers": config.num_hidden_layers,
+        "vocab_size": config.vocab_size,
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "files": sorted(p.name for p in output_dir.iterdir()),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
+    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
+    args = parser.parse_args()
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="make_synthetic: %(message)s")
+
+    try:
+        request = load_request(args.request)
+    except RequestError as err:
+        log.error("error: %s", err)
+        return 2
+
+    result = generate(request)
+    write_json(args.result, result)
+    log.info("wrote %d files to %s", len(result["files"]), request["output_dir"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

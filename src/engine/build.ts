@@ -1,6 +1,6 @@
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Listr, ProcessOutput } from 'listr2';
+import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import { publishArtifact } from '../artifact/publish.js';
 import { getOrProduce } from '../cache/step-cache.js';
 import { cachePath, type Context } from '../context.js';
@@ -41,15 +41,20 @@ export async function executePlan(context: Context, plan: Plan): Promise<BuildRe
       exitOnError: true,
       renderer: useSimpleRenderer() ? 'simple' : 'default',
       fallbackRenderer: 'simple',
-      rendererOptions: { collapseErrors: false, showErrorMessage: false } as never,
-      processOutput: new ProcessOutput(process.stderr, process.stderr),
-    } as never,
+      rendererOptions: { collapseErrors: false, showErrorMessage: false, logger: stderrLogger() },
+      fallbackRendererOptions: { logger: stderrLogger() },
+    },
   );
   await tasks.run();
 
   const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
   const artifactDir = await publishArtifact(context.outRoot, name, artifactStep.dir, (files) => buildManifest(plan, outputs, toolchains, files));
   return { recipe: name, artifactDir, steps: outputs };
+}
+
+/** Progress is for people and goes to stderr, so stdout carries only results (--json). */
+function stderrLogger() {
+  return new ListrLogger({ useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr) });
 }
 
 async function runStep(context: Context, plan: Plan, step: PlannedStep, toolchains: Record<string, ToolchainRecord>): Promise<StepOutput> {

@@ -11,6 +11,7 @@ const ToolchainFileSchema = z.strictObject({
   description: z.string(),
   python: z.string().regex(/^3\.\d+$/, 'expected a Python minor version such as "3.11"'),
   imports: z.array(z.string()).min(1),
+  exclude: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock although a dependency declares them.' }),
 });
 
 export interface Toolchain {
@@ -20,6 +21,8 @@ export interface Toolchain {
   /** Python minor version the lock was resolved for. */
   python: string;
   imports: string[];
+  /** Declared dependencies deliberately left out of the lock (each with its reason in toolchain.yaml). */
+  exclude: string[];
   /** Top-level exact pins from requirements.in: the health check compares them with what is installed. */
   pins: Record<string, string>;
   requirementsFile: string;

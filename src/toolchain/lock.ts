@@ -22,6 +22,7 @@ export async function lockToolchain(context: Context, toolchain: Toolchain): Pro
         uv, 'pip', 'compile', toolchain.requirementsFile,
         '--quiet', '--generate-hashes', '--python-version', toolchain.python,
         '--custom-compile-command', `phiforge toolchain lock ${toolchain.name}`,
+        ...toolchain.exclude.flatMap((name) => ['--no-emit-package', name]),
         '--output-file', toolchain.lockFile, ...sources,
       ],
       env: { UV_PYTHON_DOWNLOADS: 'never' },

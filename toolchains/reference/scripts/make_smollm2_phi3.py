@@ -363,7 +363,34 @@ def save(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerFast, output_dir:
     # save_jinja_files=False keeps the chat template inside tokenizer_config.json,
     # where transformers 4.x, 5.x and onnxruntime-genai all look for it.
     tokenizer.save_pretrained(output_dir, save_jinja_files=False)
+    tokenizer_config_path = output_dir / "tokenizer_config.json"
+    write_json(tokenizer_config_path, portable_tokenizer_config(json.loads(tokenizer_config_path.read_text(encoding="utf-8"))))
     check_saved_config(model.config, output_dir)
+    for path in output_dir.iterdir():
+        # safetensors writes model.safetensors as 0600 (temp file + rename);
+        # the artifact cache may be read by other users and tools.
+        path.chmod(0o644)
+
+
+def portable_tokenizer_config(saved: dict) -> dict:
+    """tokenizer_config.json that transformers 4.x and onnxruntime-genai can read too.
+
+    transformers 5 records the class as `TokenizersBackend`, which neither
+    transformers 4.x nor onnxruntime-extensions knows; `PreTrainedTokenizerFast`
+    loads tokenizer.json unchanged everywhere. The explicit add_bos/add_eos
+    flags stop onnxruntime-extensions from guessing: the chat template already
+    starts with <|im_start|>.
+    """
+    config = dict(saved)
+    config["tokenizer_class"] = "PreTrainedTokenizerFast"
+    config["add_bos_token"] = False
+    config["add_eos_token"] = False
+    return config
+
+
+def comparable(value):
+    # dtype is a torch.dtype in memory but a string once reloaded.
+    return str(value).removeprefix("torch.") if isinstance(value, torch.dtype) else value
 
 
 def check_saved_config(expected: Phi3Config, output_dir: Path) -> None:
@@ -372,8 +399,7 @@ def check_saved_config(expected: Phi3Config, output_dir: Path) -> None:
     fields = ("rope_parameters", "max_position_embeddings", "vocab_size", "num_key_value_heads", "dtype",
               "tie_word_embeddings", "rms_norm_eps", "eos_token_id", "sliding_window")
     for field in fields:
-        # dtype is a torch.dtype in memory but a string once reloaded.
-        before, after = (str(getattr(c, field)).removeprefix("torch.") for c in (expected, loaded))
+        before, after = (comparable(getattr(c, field)) for c in (expected, loaded))
         if before != after:
             raise RuntimeError(f"config.json round trip changed {field}: {before} -> {after}")
 

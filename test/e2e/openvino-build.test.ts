@@ -1,0 +1,124 @@
+import { existsSync } from 'node:fs';
+import { readFile, writeFile, mkdir, cp, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, runSupportScript, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
+
+// End-to-end: the real optimum-cli, NNCF and OpenVINO on the synthetic Phi-3 presets, with no model hub.
+
+interface IrFacts {
+  weight_compression: { mode: string; group_size: string; ratio: string } | null;
+  f16_constants: number;
+  int4_constants: number;
+}
+
+const TIMEOUT = 900_000;
+const repoRecipe = (relative: string) => path.join(REPO_ROOT, 'recipes', relative);
+
+async function build(cwd: string, args: string[]) {
+  return runCli(['build', ...args, '--cache-dir', SHARED_CACHE, '--out', 'dist', '--json'], { cwd });
+}
+
+async function manifestOf(dir: string) {
+  return JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+}
+
+describe('phiforge build with the real optimum-cli', () => {
+  let openvinoPython: string;
+  let cwd: string;
+
+  beforeAll(async () => {
+    openvinoPython = await toolchainPython('openvino');
+    cwd = await workspace();
+  }, TIMEOUT);
+
+  it('builds the INT4 demo: rt_info says int4_sym / 128 / 0.6, tokenizer IRs exist, loads like the guide and generates', async () => {
+    const result = await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const artifact = path.join(cwd, 'dist', 'phi3-tiny-int4-ov');
+    for (const file of ['openvino_model.xml', 'openvino_model.bin', 'openvino_tokenizer.xml', 'openvino_detokenizer.xml', 'manifest.json']) {
+      expect(existsSync(path.join(artifact, file)), file).toBe(true);
+    }
+    const facts = await runSupportScript<IrFacts>(openvinoPython, 'ir_facts.py', [path.join(artifact, 'openvino_model.xml')]);
+    expect(facts.weight_compression).toEqual({ mode: 'int4_sym', group_size: '128', ratio: '0.6' });
+    expect(facts.int4_constants).toBeGreaterThan(0);
+
+    const generated = await runSupportScript<{ new_tokens: number }>(openvinoPython, 'load_like_guide.py', [artifact, 'CPU']);
+    expect(generated.new_tokens).toBe(8);
+
+    const manifest = await manifestOf(artifact);
+    expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-mini-tiny' });
+    expect(manifest.toolchains.openvino.installed).toMatchObject({ openvino: '2026.4.1', 'optimum-intel': '2.2.0', nncf: '3.4.0' });
+    const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
+    expect(exportStep.command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');
+    expect(exportStep.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 128, ratio: 0.6 });
+    const listed = new Map(manifest.files.map((file: { path: string; sha256: string }) => [file.path, file.sha256]));
+    expect([...listed.keys()].sort()).toEqual((await readdir(artifact)).filter((name) => name !== 'manifest.json').sort());
+  }, TIMEOUT);
+
+  it('rebuilds an unchanged recipe from the cache without running a converter', async () => {
+    const result = await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const body = JSON.parse(result.stdout);
+    expect(body.results[0].steps.map((step: { reused: boolean }) => step.reused)).toEqual([true, true]);
+  }, TIMEOUT);
+
+  it('builds the FP16 demo with FP16 weights and no compression recorded', async () => {
+    const result = await build(cwd, [repoRecipe('demo/phi3-tiny-fp16-ov.yaml')]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const facts = await runSupportScript<IrFacts>(openvinoPython, 'ir_facts.py', [path.join(cwd, 'dist', 'phi3-tiny-fp16-ov', 'openvino_model.xml')]);
+    expect(facts.weight_compression).toBeNull();
+    expect(facts.f16_constants).toBeGreaterThan(0);
+    expect(facts.int4_constants).toBe(0);
+  }, TIMEOUT);
+
+  it('builds the longrope preset (Phi-3-mini-128k style rope scaling) to INT4', async () => {
+    const recipe = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('phi3-mini-tiny', 'phi3-longrope-tiny').replace('name: phi3-tiny-int4-ov', 'name: phi3-longrope-tiny-int4-ov');
+    await mkdir(path.join(cwd, 'recipes'), { recursive: true });
+    await writeFile(path.join(cwd, 'recipes', 'longrope.yaml'), recipe);
+    const result = await build(cwd, ['recipes/longrope.yaml']);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const artifact = path.join(cwd, 'dist', 'phi3-longrope-tiny-int4-ov');
+    const config = JSON.parse(await readFile(path.join(artifact, 'config.json'), 'utf8'));
+    expect(JSON.stringify(config)).toContain('longrope');
+    const facts = await runSupportScript<IrFacts>(openvinoPython, 'ir_facts.py', [path.join(artifact, 'openvino_model.xml')]);
+    expect(facts.weight_compression).toEqual({ mode: 'int4_sym', group_size: '128', ratio: '0.6' });
+    const generated = await runSupportScript<{ new_tokens: number }>(openvinoPython, 'load_like_guide.py', [artifact, 'CPU']);
+    expect(generated.new_tokens).toBe(8);
+  }, TIMEOUT);
+
+  it('builds the hub recipe from a local Phi-3 folder given with --model, with the guide\'s flags', async () => {
+    // The synthetic model is a Phi-3 checkpoint folder like any downloaded one.
+    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+    const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
+    const localCopy = path.join(cwd, 'Phi-3-local');
+    await cp(modelDir, localCopy, { recursive: true });
+
+    const result = await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', localCopy]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const manifest = await manifestOf(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov'));
+    expect(manifest.model).toMatchObject({ source: 'local', path: localCopy });
+    const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
+    expect(exportStep.command).toContain(`--model ${localCopy} --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code`);
+  }, TIMEOUT);
+
+  it('shows the command, exit code and stderr tail of a failing converter, and leaves dist/ untouched', async () => {
+    const broken = path.join(cwd, 'broken-phi3');
+    await mkdir(broken, { recursive: true });
+    await writeFile(path.join(broken, 'config.json'), JSON.stringify({ model_type: 'phi3', architectures: ['Phi3ForCausalLM'], hidden_size: 256, intermediate_size: 768, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 }));
+    await writeFile(path.join(broken, 'model.safetensors'), 'these are not weights');
+    const previous = path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov');
+    const before = await readFile(path.join(previous, 'manifest.json'), 'utf8');
+
+    const result = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', broken, '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toContain('error: step export exited with code 1');
+    expect(result.stderr).toMatch(/command: env HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \S+optimum-cli export openvino --model \S*broken-phi3/);
+    expect(result.stderr).toContain('exit code: 1');
+    expect(result.stderr).toMatch(/last \d+ lines of stderr:\n(\s+\| .*\n)+/);
+    const logPath = /log: (\S+)/.exec(result.stderr)![1];
+    expect(existsSync(logPath)).toBe(true);
+    expect(await readFile(path.join(previous, 'manifest.json'), 'utf8')).toBe(before);
+    expect((await readdir(path.join(cwd, 'dist'))).filter((name) => name.startsWith('.'))).toEqual([]);
+  }, TIMEOUT);
+});

@@ -63,21 +63,23 @@ export function stepWorkDir(context: Context, key: string): string {
 /**
  * Returns the committed entry for `key`, or runs `produce` to make it. An entry is only served if it
  * has its commit marker and every file still has its recorded digest; anything else is discarded and
- * rebuilt. The per-key lock makes concurrent builds of one step run it once.
+ * rebuilt. The per-key lock makes concurrent builds of one step run it once. `force` rebuilds regardless.
  */
 export async function getOrProduce(
   context: Context,
   key: string,
   produce: (workDir: string) => Promise<Omit<StepEntry, 'key' | 'files'>>,
-  onDiscard?: (reason: string) => void,
+  options: { force?: boolean; onDiscard?: (reason: string) => void } = {},
 ): Promise<CachedStepResult> {
   const dir = stepEntryDir(context, key);
-  const existing = await readValidEntry(dir);
-  if (existing.entry) return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
+  if (!options.force) {
+    const existing = await readValidEntry(dir);
+    if (existing.entry) return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
+  }
   return withLock(context.cacheRoot, `step-${key}`, async () => {
-    const again = await readValidEntry(dir);
+    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir);
     if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
-    if (again.problem && existsSync(dir)) onDiscard?.(again.problem);
+    if (again.problem && existsSync(dir)) options.onDiscard?.(again.problem);
     await rm(dir, { recursive: true, force: true });
     const workDir = stepWorkDir(context, key);
     await rm(workDir, { recursive: true, force: true });

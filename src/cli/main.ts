@@ -39,8 +39,9 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
       (command) =>
         command
           .positional('recipe', { type: 'string', array: true, demandOption: true, describe: 'Recipe files' })
-          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
-      async (args) => (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], args.model),
+          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
+          .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' }),
+      async (args) => (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force }),
     )
     .command(
       'plan <recipe>',

@@ -22,16 +22,18 @@ export function useSimpleRenderer(): boolean {
 }
 
 /** Runs the plan's steps in order (reusing cached outputs), then publishes the artifact atomically. */
-export async function executePlan(context: Context, plan: Plan): Promise<BuildResult> {
+export async function executePlan(context: Context, plan: Plan, options: { force?: boolean } = {}): Promise<BuildResult> {
   const outputs: StepOutput[] = [];
   const toolchains: Record<string, ToolchainRecord> = {};
   const name = plan.recipe.recipe.name;
+  const simple = useSimpleRenderer();
   const tasks = new Listr(
     plan.steps.map((step) => ({
       title: `${name} › ${step.id}: ${step.summary}`,
       task: async (_: unknown, task: { output: string; title: string }) => {
-        const stepContext: Context = { ...context, say: (line) => (task.output = line) };
-        const output = await runStep(stepContext, plan, step, toolchains);
+        // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
+        const stepContext: Context = simple ? context : { ...context, say: (line) => (task.output = line) };
+        const output = await runStep(stepContext, plan, step, toolchains, options.force ?? false);
         outputs.push(output);
         if (output.reused) task.title = `${task.title} (cached)`;
       },
@@ -39,7 +41,7 @@ export async function executePlan(context: Context, plan: Plan): Promise<BuildRe
     {
       concurrent: false,
       exitOnError: true,
-      renderer: useSimpleRenderer() ? 'simple' : 'default',
+      renderer: simple ? 'simple' : 'default',
       fallbackRenderer: 'simple',
       rendererOptions: { collapseErrors: false, showErrorMessage: false, logger: stderrLogger() },
       fallbackRendererOptions: { logger: stderrLogger() },
@@ -57,24 +59,24 @@ function stderrLogger() {
   return new ListrLogger({ useIcons: true, processOutput: new ProcessOutput(process.stderr, process.stderr) });
 }
 
-async function runStep(context: Context, plan: Plan, step: PlannedStep, toolchains: Record<string, ToolchainRecord>): Promise<StepOutput> {
+async function runStep(context: Context, plan: Plan, step: PlannedStep, toolchains: Record<string, ToolchainRecord>, force: boolean): Promise<StepOutput> {
   let output: StepOutput;
   if ('materialize' in step.work) {
     output = { id: step.id, kind: step.kind, key: step.key, ...(await step.work.materialize({ context })) };
   } else {
-    output = await runCommandStep(context, plan, step, step.work, toolchains);
+    output = await runCommandStep(context, plan, step, step.work, toolchains, force);
   }
   await step.afterOutput?.(output);
   return output;
 }
 
-async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, work: CommandWork, toolchains: Record<string, ToolchainRecord>): Promise<StepOutput> {
+async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, work: CommandWork, toolchains: Record<string, ToolchainRecord>, force: boolean): Promise<StepOutput> {
   const logPath = cachePath(context, 'logs', plan.recipe.recipe.name, `${step.id}.log`);
   const result = await getOrProduce(
     context,
     step.key,
     async (workDir) => {
-      const venv = await ensureVenv(context, step.toolchain!);
+      const venv = step.toolchain ? await ensureVenv(context, step.toolchain) : undefined;
       for (const [file, content] of Object.entries(work.requestFiles?.(workDir) ?? {})) await writeFile(path.join(workDir, file), content);
       await rm(logPath, { force: true });
       context.say(`running ${formatCommandLine(step.command!)}`);
@@ -89,10 +91,10 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
         commandLine: formatCommandLine(step.command!),
         durationMs,
         facts: (await work.facts?.(outDir, workDir)) ?? {},
-        toolchain: { name: venv.toolchain.name, lockDigest: venv.lockDigest, python: venv.pythonVersion, installed: venv.installed },
+        toolchain: venv && { name: venv.toolchain.name, lockDigest: venv.lockDigest, python: venv.pythonVersion, installed: venv.installed },
       };
     },
-    (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`),
+    { force, onDiscard: (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`) },
   );
   if (result.entry.toolchain) {
     const { name, ...record } = result.entry.toolchain;

@@ -9,14 +9,14 @@ import { reportError } from '../report-error.js';
  * Builds each recipe in turn. A failing recipe does not stop the others (a CI matrix wants every
  * verdict); the exit code is the worst of them.
  */
-export async function build(context: Context, recipes: string[], modelOverride?: string): Promise<void> {
+export async function build(context: Context, recipes: string[], options: { model?: string; force?: boolean } = {}): Promise<void> {
   const results: Array<{ recipe: string; ok: boolean; result?: BuildResult }> = [];
   let worst = 0;
   for (const file of recipes) {
     try {
-      const loaded = await loadRecipe(file, modelOverride);
+      const loaded = await loadRecipe(file, options.model);
       const plan = await planRecipe(context, loaded);
-      const result = await executePlan(context, plan);
+      const result = await executePlan(context, plan, { force: options.force });
       results.push({ recipe: file, ok: true, result });
       if (!context.json) process.stdout.write(`built ${path.relative(process.cwd(), result.artifactDir) || result.artifactDir}\n`);
     } catch (error) {

@@ -27,10 +27,13 @@ import sys
 from pathlib import Path
 
 import torch
-from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, trainers
+from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
+from transformers import __version__ as TRANSFORMERS_VERSION
 
 log = logging.getLogger("make_synthetic")
+
+PRESETS = ("phi3-mini-tiny", "phi3-longrope-tiny")
 
 # --- Shapes ---------------------------------------------------------------
 # Every matrix dimension is a multiple of 128 so that INT4 group-size-128
@@ -43,6 +46,7 @@ NUM_KV_HEADS = 2  # grouped-query attention, as in Phi-3-small/medium
 INIT_STD = 0.02  # Phi-3's initializer_range
 ROPE_THETA = 10000.0
 ORIGINAL_CONTEXT = 4096  # Phi-3-mini's pretraining context
+LONG_CONTEXT = 131072  # Phi-3-mini-128k / Phi-3.5-mini
 WEIGHTS_DTYPE = torch.bfloat16  # what the real Phi-3 checkpoints ship
 
 # --- Tokenizer ------------------------------------------------------------
@@ -145,33 +149,11 @@ class RequestError(Exception):
 # --- Request handling -----------------------------------------------------
 
 
-def preset_rope_settings(preset: str) -> dict:
-    """Context length and RoPE scaling that distinguish the two presets."""
-    if preset == "phi3-mini-tiny":
-        # Like Phi-3-mini-4k: plain RoPE over the pretraining context.
-        return {"max_position_embeddings": ORIGINAL_CONTEXT, "rope_scaling": None}
-    if preset == "phi3-longrope-tiny":
-        # Like Phi-3-mini-128k / Phi-3.5-mini: LongRoPE from 4k to 128k.
-        return {"max_position_embeddings": 131072, "rope_scaling": longrope_scaling()}
-    raise RequestError(f"unknown preset {preset!r}; expected one of {sorted(PRESETS)}")
-
-
-PRESETS = ("phi3-mini-tiny", "phi3-longrope-tiny")
-
-
-def longrope_scaling() -> dict:
-    """LongRoPE rescale factors, one per rotary frequency pair (head_dim / 2).
-
-    The curves only need Phi-3's shape: short factors stay near 1, long
-    factors grow smoothly towards the low frequencies.
-    """
-    pairs = HIDDEN_SIZE // NUM_HEADS // 2
-    ramp = [i / (pairs - 1) for i in range(pairs)]
-    return {
-        "type": "longrope",
-        "short_factor": [round(1.0 + 0.1 * r**2, 4) for r in ramp],
-        "long_factor": [round(1.0 + 40.0 * r**3, 4) for r in ramp],
-    }
+def require_transformers_5() -> None:
+    # The config is built with transformers 5's field names (rope_parameters);
+    # transformers 4.x would silently drop them and build a plain-RoPE model.
+    if int(TRANSFORMERS_VERSION.split(".")[0]) < 5:
+        raise RequestError(f"needs transformers >= 5, found {TRANSFORMERS_VERSION}")
 
 
 def load_request(path: Path) -> dict:
@@ -212,10 +194,16 @@ def train_tokenizer() -> Tokenizer:
 
     The BPE trainer is deterministic for a fixed input, so no seed is needed.
     """
-    # Train with whitespace splitting so that, as in SentencePiece, pieces
-    # never span two words ("▁" starts a word, it is never inside a piece).
     trainee = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True, fuse_unk=True))
-    trainee.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True)
+    # Split the training text the way SentencePiece does for Llama/Phi-3: a
+    # piece never spans two words ("▁" only ever starts a piece) and digits
+    # stay single characters (split_digits), so no learned merge contains them.
+    trainee.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always", split=True),
+            pre_tokenizers.Digits(individual_digits=True),
+        ]
+    )
     trainer = trainers.BpeTrainer(
         vocab_size=BASE_VOCAB_SIZE,
         # Listing the byte tokens here pins them to ids 3..258 as in Llama.
@@ -233,17 +221,23 @@ def train_tokenizer() -> Tokenizer:
 
 
 def build_phi3_tokenizer(vocab: dict, merges: list) -> Tokenizer:
-    """Assemble the final tokenizer in the layout of Llama-2 / Phi-3's tokenizer.json.
+    """Assemble the final tokenizer in the layout of Phi-3's tokenizer.json.
 
     We rebuild instead of reusing the trainee so that the byte tokens become
     ordinary vocabulary entries (the trainer made them added tokens) and the
-    pipeline matches what transformers' LlamaTokenizer reconstructs.
+    pipeline is the converted-SentencePiece one Phi-3 ships: no pre-tokenizer,
+    a normalizer that prefixes "▁" and turns spaces into "▁". transformers 5
+    loads Phi-3 tokenizers through TokenizersBackend, i.e. uses this file as
+    is, and this layout is the one on which HF, openvino_tokenizers and
+    onnxruntime-genai's tokenizer agree (a Metaspace pre-tokenizer with
+    prepend_scheme "first" makes onnxruntime-genai disagree after special
+    tokens and on leading spaces).
     """
     merge_pairs = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in merges]
     tokenizer = Tokenizer(
         models.BPE(vocab=vocab, merges=merge_pairs, unk_token="<unk>", byte_fallback=True, fuse_unk=True)
     )
-    tokenizer.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="first", split=False)
+    tokenizer.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), normalizers.Replace(" ", "▁")])
     tokenizer.decoder = decoders.Sequence(
         [decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), decoders.Strip(" ", 1, 0)]
     )
@@ -278,6 +272,8 @@ def tokenizer_config(tokenizer: Tokenizer) -> dict:
         "model_max_length": ORIGINAL_CONTEXT,
         "pad_token": EOS_TOKEN,
         "padding_side": "left",
+        # Phi-3 says "LlamaTokenizer"; we ship no SentencePiece model, so name
+        # the class that loads tokenizer.json alone in transformers 4.x too.
         "tokenizer_class": "LlamaTokenizerFast",
         "unk_token": "<unk>",
         "use_default_system_prompt": False,
@@ -296,6 +292,37 @@ def write_tokenizer(tokenizer: Tokenizer, output_dir: Path) -> None:
 # --- Model ----------------------------------------------------------------
 
 
+def preset_rope_settings(preset: str) -> dict:
+    """Context length and RoPE parameters, the only difference between presets.
+
+    Spelled the transformers 5 way (`rope_parameters` with `rope_type`);
+    `original_max_position_embeddings` stays a top-level field as in Phi-3.
+    """
+    if preset == "phi3-longrope-tiny":
+        # Like Phi-3-mini-128k / Phi-3.5-mini: LongRoPE stretching 4k to 128k.
+        rope = {"rope_type": "longrope", "rope_theta": ROPE_THETA, **longrope_factors()}
+        return {"max_position_embeddings": LONG_CONTEXT, "rope_parameters": rope}
+    # Like Phi-3-mini-4k: plain RoPE over the pretraining context.
+    return {
+        "max_position_embeddings": ORIGINAL_CONTEXT,
+        "rope_parameters": {"rope_type": "default", "rope_theta": ROPE_THETA},
+    }
+
+
+def longrope_factors() -> dict:
+    """LongRoPE rescale factors, one per rotary frequency pair (head_dim / 2).
+
+    The curves only need Phi-3's shape: short factors stay near 1, long
+    factors grow smoothly towards the low frequencies.
+    """
+    pairs = HIDDEN_SIZE // NUM_HEADS // 2
+    ramp = [i / (pairs - 1) for i in range(pairs)]
+    return {
+        "short_factor": [round(1.0 + 0.1 * r**2, 4) for r in ramp],
+        "long_factor": [round(1.0 + 40.0 * r**3, 4) for r in ramp],
+    }
+
+
 def build_config(preset: str, tokenizer: Tokenizer) -> Phi3Config:
     """A Phi3Config; constructing it runs transformers' own RoPE validation."""
     eos_id = tokenizer.token_to_id(EOS_TOKEN)
@@ -307,7 +334,6 @@ def build_config(preset: str, tokenizer: Tokenizer) -> Phi3Config:
         num_attention_heads=NUM_HEADS,
         num_key_value_heads=NUM_KV_HEADS,
         original_max_position_embeddings=ORIGINAL_CONTEXT,
-        rope_theta=ROPE_THETA,
         initializer_range=INIT_STD,
         bos_token_id=tokenizer.token_to_id("<s>"),
         eos_token_id=eos_id,
@@ -375,12 +401,20 @@ def write_model(model: Phi3ForCausalLM, tokenizer: Tokenizer, output_dir: Path) 
 
 def check_config_round_trip(expected: Phi3Config, output_dir: Path) -> None:
     """Fail loudly if the rewritten config.json no longer means the same model."""
-    # _name_or_path records where a config was loaded from, not what it says.
-    want = {k: v for k, v in expected.to_dict().items() if k != "_name_or_path"}
-    got = {k: v for k, v in Phi3Config.from_pretrained(output_dir).to_dict().items() if k != "_name_or_path"}
+    want = comparable(expected)
+    got = comparable(Phi3Config.from_pretrained(output_dir))
     changed = sorted(k for k in want.keys() | got.keys() if want.get(k) != got.get(k))
     if changed:
         raise RuntimeError(f"config.json does not round-trip through Phi3Config; fields changed: {changed}")
+
+
+def comparable(config: Phi3Config) -> dict:
+    data = config.to_dict()
+    # Where a config was loaded from is not part of what it says.
+    data.pop("_name_or_path", None)
+    # Loading rope_scaling keeps its legacy "type" key beside "rope_type".
+    data["rope_parameters"] = {k: v for k, v in data["rope_parameters"].items() if k != "type"}
+    return data
 
 
 # --- Output ---------------------------------------------------------------
@@ -426,6 +460,7 @@ def main() -> int:
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="make_synthetic: %(message)s")
 
     try:
+        require_transformers_5()
         request = load_request(args.request)
     except RequestError as err:
         log.error("error: %s", err)

@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { readFile, readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { stepKey } from '../../src/cache/step-cache.js';
+import type { Context } from '../../src/context.js';
+import { executePlan } from '../../src/engine/build.js';
+import { OutputCheckError, StepFailedError } from '../../src/errors.js';
+import type { Plan } from '../../src/pipeline/plan.js';
+import { loadRecipe } from '../../src/recipe/load.js';
+import type { CommandWork, PlannedStep } from '../../src/steps/types.js';
+import { workspace } from '../support/cli.js';
+
+// The engine with small fake steps (node one-liners): caching, failure reports, atomic publishing.
+
+const RECIPE = 'name: fake\nmodel:\n  synthetic: phi3-mini-tiny\npipeline: openvino\nquantization:\n  weight_format: fp16\n';
+
+async function setup() {
+  const root = await workspace({ 'recipe.yaml': RECIPE });
+  const lines: string[] = [];
+  const context: Context = { cacheRoot: path.join(root, 'cache'), outRoot: path.join(root, 'dist'), verbose: false, json: true, python: 'python3', say: (line) => lines.push(line) };
+  const recipe = await loadRecipe(path.join(root, 'recipe.yaml'));
+  return { root, context, recipe, lines };
+}
+
+/** A step whose command is a node script writing into its output folder. */
+function nodeStep(context: Context, id: string, script: string, options: { needs?: PlannedStep[]; verify?: CommandWork['verify']; salt?: string } = {}): PlannedStep {
+  const needs = options.needs ?? [];
+  const key = stepKey({ kind: 'fake', kindVersion: 1, params: { script, salt: options.salt }, inputs: Object.fromEntries(needs.map((need) => [need.id, need.key])), scripts: {}, env: {} });
+  const workDir = path.join(context.cacheRoot, 'steps', 'tmp', key);
+  const work: CommandWork = {
+    kindVersion: 1,
+    params: { script },
+    scripts: [],
+    env: {},
+    command: ({ outDir }) => ({ argv: [process.execPath, '-e', script, outDir, ...needs.map((need) => need.outDir)] }),
+    verify: options.verify,
+  };
+  return {
+    id,
+    kind: 'fake',
+    needs: needs.map((need) => need.id),
+    key,
+    summary: `fake ${id}`,
+    outDir: path.join(context.cacheRoot, 'steps', key, 'out'),
+    command: work.command({ python: 'python3', bin: '', workDir, outDir: path.join(workDir, 'out') }),
+    work,
+  };
+}
+
+function planOf(recipe: Plan['recipe'], steps: PlannedStep[]): Plan {
+  return { recipe, steps, toolchains: [], pipeline: { name: 'fake', file: 'fake.yaml', description: 'fake', steps: [], artifact: steps.at(-1)!.id } };
+}
+
+const WRITE_A = "require('fs').writeFileSync(process.argv[1] + '/a.txt', 'alpha')";
+const COPY_A_TO_B = "const fs = require('fs'); fs.writeFileSync(process.argv[1] + '/b.txt', fs.readFileSync(process.argv[2] + '/a.txt', 'utf8') + '+beta')";
+
+describe('engine', () => {
+  it('runs steps in order, publishes the last one with a manifest, and reuses them on the next run', async () => {
+    const { context, recipe } = await setup();
+    const a = nodeStep(context, 'a', WRITE_A);
+    const b = nodeStep(context, 'b', COPY_A_TO_B, { needs: [a] });
+    const first = await executePlan(context, planOf(recipe, [a, b]));
+    expect(await readFile(path.join(first.artifactDir, 'b.txt'), 'utf8')).toBe('alpha+beta');
+    const manifest = JSON.parse(await readFile(path.join(first.artifactDir, 'manifest.json'), 'utf8'));
+    expect(manifest.steps.map((step: { id: string; reused: boolean }) => [step.id, step.reused])).toEqual([['a', false], ['b', false]]);
+    expect(manifest.files).toEqual([{ path: 'b.txt', size: 10, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
+
+    const second = await executePlan(context, planOf(recipe, [a, b]));
+    expect(second.steps.map((step) => step.reused)).toEqual([true, true]);
+  });
+
+  it('discards a cached output whose bytes changed and rebuilds it', async () => {
+    const { context, recipe, lines } = await setup();
+    const a = nodeStep(context, 'a', WRITE_A);
+    await executePlan(context, planOf(recipe, [a]));
+    await writeFile(path.join(a.outDir, 'a.txt'), 'alphA');
+    const again = await executePlan(context, planOf(recipe, [a]));
+    expect(again.steps[0].reused).toBe(false);
+    expect(await readFile(path.join(again.artifactDir, 'a.txt'), 'utf8')).toBe('alpha');
+    expect(lines.join('\n')).toContain('a.txt does not match its recorded sha256');
+  });
+
+  it('reports a failing command with its command line, exit code and stderr tail, and keeps the previous artifact', async () => {
+    const { context, recipe } = await setup();
+    const good = nodeStep(context, 'a', WRITE_A);
+    const published = await executePlan(context, planOf(recipe, [good]));
+    const before = await readFile(path.join(published.artifactDir, 'manifest.json'), 'utf8');
+
+    const failing = nodeStep(context, 'a', "console.error('first line'); console.error('converter exploded'); process.exit(3)");
+    const error = await executePlan(context, planOf(recipe, [failing])).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(StepFailedError);
+    const { failure } = error as StepFailedError;
+    expect(failure).toMatchObject({ step: 'a', exitCode: 3, likelyOutOfMemory: false });
+    expect(failure.stderrTail).toEqual(['first line', 'converter exploded']);
+    expect(failure.commandLine).toContain(`${process.execPath} -e`);
+    expect(await readFile(failure.logPath, 'utf8')).toContain('converter exploded');
+    expect(await readFile(path.join(published.artifactDir, 'manifest.json'), 'utf8')).toBe(before);
+    expect((await readdir(context.outRoot)).sort()).toEqual(['fake']);
+    expect(existsSync(failing.outDir)).toBe(false);
+  });
+
+  it('names the signal when a command is killed', async () => {
+    const { context, recipe } = await setup();
+    const killed = nodeStep(context, 'a', "process.kill(process.pid, 'SIGKILL')");
+    const error = (await executePlan(context, planOf(recipe, [killed])).catch((caught: unknown) => caught)) as StepFailedError;
+    expect(error).toBeInstanceOf(StepFailedError);
+    expect(error.failure.signal).toBe('SIGKILL');
+    expect(error.message).toContain('was killed by SIGKILL');
+  });
+
+  it('refuses to cache an output that fails its check', async () => {
+    const { context, recipe } = await setup();
+    const wrong = nodeStep(context, 'a', WRITE_A, { verify: async () => ['rt_info nncf/weight_compression/ratio is 1.0, the recipe asks for 0.6'] });
+    const error = await executePlan(context, planOf(recipe, [wrong])).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OutputCheckError);
+    expect((error as OutputCheckError).message).toContain('ratio is 1.0, the recipe asks for 0.6');
+    expect(existsSync(path.join(context.cacheRoot, 'steps', wrong.key, 'COMMITTED'))).toBe(false);
+    expect(existsSync(context.outRoot)).toBe(false);
+  });
+});

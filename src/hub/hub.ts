@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { downloadFileToCacheDir, modelInfo, snapshotDownload } from '@huggingface/hub';
@@ -27,7 +29,8 @@ interface HubAccess {
 
 function access(fetchImpl?: typeof fetch): HubAccess {
   // The token is passed to the library only; it never enters a log, a manifest or a command line.
-  return { hubUrl: process.env.HF_ENDPOINT || undefined, accessToken: process.env.HF_TOKEN || undefined, fetch: fetchImpl };
+  // huggingface_hub strips a trailing slash from HF_ENDPOINT; the library would ask for //api/....
+  return { hubUrl: process.env.HF_ENDPOINT?.replace(/\/+$/, '') || undefined, accessToken: process.env.HF_TOKEN || undefined, fetch: fetchImpl };
 }
 
 function offline(): boolean {
@@ -50,6 +53,11 @@ export async function resolveCommit(id: string, revision: string, fetchImpl?: ty
 
 /** Downloads config.json alone, so the recipe can be checked against the model before the weights come. */
 export async function downloadConfig(id: string, commit: string, fetchImpl?: typeof fetch): Promise<string> {
+  if (offline()) {
+    const cached = path.join(snapshotDir(id, commit), 'config.json');
+    if (existsSync(cached)) return cached;
+    throw new HubError(`${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`, 'Unset HF_HUB_OFFLINE to download it, or pass --model <local folder>.', 2);
+  }
   return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch(
     (error) => {
       throw hubError(error, `download config.json of ${id}@${commit}`);
@@ -57,11 +65,19 @@ export async function downloadConfig(id: string, commit: string, fetchImpl?: typ
   );
 }
 
-export async function downloadSnapshot(id: string, commit: string, fetchImpl?: typeof fetch): Promise<string> {
+/** `revision` is what the recipe named (a branch, a tag or the commit itself). */
+export async function downloadSnapshot(id: string, commit: string, revision: string = commit, fetchImpl?: typeof fetch): Promise<string> {
   if (offline()) return snapshotDir(id, commit);
-  return withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch((error) => {
+  const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch((error) => {
     throw hubError(error, `download ${id}@${commit}`);
   });
+  // Asked for by commit, the library writes no ref; huggingface_hub records the branch the user named, once its files are here.
+  if (revision !== commit) {
+    const ref = path.join(snapshot, '..', '..', 'refs', revision);
+    await mkdir(path.dirname(ref), { recursive: true });
+    await writeFile(ref, commit);
+  }
+  return snapshot;
 }
 
 /** The library announces each file with console.debug on stdout, which would corrupt --json output. */

@@ -12,6 +12,8 @@ import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
 /** Seed of the synthetic presets: fixed, so every machine generates the same bytes. */
 const SYNTHETIC_SEED = 1234;
 
+const WEIGHTS = /\.(safetensors|bin|pt|pth|gguf)$/;
+
 // Hub and hub-cache housekeeping files are not part of the model.
 const notModelFile = (relative: string) => relative.startsWith('.') || relative.includes('/.');
 
@@ -87,11 +89,14 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
         const alreadyThere = existsSync(path.join(dir, 'config.json'));
         // Check the recipe against config.json before fetching gigabytes of weights.
         checkRecipeAgainstModel(input.recipe, await readShape(path.dirname(await downloadConfig(id, commit))));
-        const snapshot = await downloadSnapshot(id, commit);
-        if (!existsSync(path.join(snapshot, 'config.json'))) {
-          throw new InputError(input.recipe.source.file, [input.recipe.source.problemAt(['model', 'id'], `${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`)]);
-        }
+        const snapshot = await downloadSnapshot(id, commit, revision);
         const files = await digestFolder(snapshot, { exclude: notModelFile });
+        if (!files.some((file) => WEIGHTS.test(file.path))) {
+          // An offline build finds only what an earlier, interrupted one left: config.json without weights.
+          throw new InputError(input.recipe.source.file, [
+            input.recipe.source.problemAt(['model', 'id'], `the Hugging Face cache holds ${id}@${commit} without its weights`, 'Unset HF_HUB_OFFLINE so the download can finish, or pass --model <local folder>.'),
+          ]);
+        }
         return { dir: snapshot, files, facts: { source: 'hub', id, revision, commit }, reused: alreadyThere, durationMs: performance.now() - started };
       },
     },

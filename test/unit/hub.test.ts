@@ -275,7 +275,6 @@ describe('phiforge against a Hugging Face Hub (a fake one on loopback)', () => {
 
   it('with HF_HUB_OFFLINE set, a model that is not in the cache fails (exit 2) without a request to the hub', async () => {
     const { exitCode, stderr } = await userRun(['build', 'recipe.yaml'], recipe({ revision: COMMIT }), { HF_HUB_OFFLINE: '1' });
-    console.log('DEBUGOUT', exitCode, stderr.slice(-3000), JSON.stringify(hub.requests.map(r=>r.method+' '+r.url)));
     expect(hub.requests).toEqual([]);
     expect(exitCode, stderr).toBe(2);
     expect(stderr).toContain('HF_HUB_OFFLINE');
@@ -306,7 +305,7 @@ describe('the download itself (src/hub/hub.ts called directly)', () => {
     expect(commit).toBe(COMMIT);
     const configPath = await downloadConfig(REPO, commit);
     expect(configPath).toBe(path.join(snapshotDir(REPO, commit), 'config.json'));
-    const snapshot = await downloadSnapshot(REPO, commit);
+    const snapshot = await downloadSnapshot(REPO, commit, 'main');
 
     const repo = repoFolder(hfCache);
     expect(snapshot).toBe(path.join(repo, 'snapshots', COMMIT));
@@ -330,5 +329,19 @@ describe('the download itself (src/hub/hub.ts called directly)', () => {
     expect(snapshot).toBe(snapshotDir(REPO, COMMIT));
     expect(hub.requests.filter((request) => request.url.includes('/resolve/') || request.url.startsWith('/cdn/'))).toEqual([]);
     expect(await downloadConfig(REPO, COMMIT)).toBe(path.join(snapshot, 'config.json'));
+  });
+
+  it('with HF_HUB_OFFLINE set, serves what the cache has and asks the hub nothing', async () => {
+    process.env.HF_HUB_OFFLINE = '1';
+    try {
+      expect(await downloadConfig(REPO, COMMIT)).toBe(path.join(snapshotDir(REPO, COMMIT), 'config.json'));
+      expect(await downloadSnapshot(REPO, COMMIT)).toBe(snapshotDir(REPO, COMMIT));
+      await expect(resolveCommit(REPO, 'main')).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('HF_HUB_OFFLINE') });
+      const other = '0'.repeat(40);
+      await expect(downloadConfig(REPO, other)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('not in the Hugging Face cache') });
+    } finally {
+      process.env.HF_HUB_OFFLINE = '';
+    }
+    expect(hub.requests).toEqual([]);
   });
 });

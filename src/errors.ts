@@ -136,10 +136,14 @@ export class HubError extends PhiforgeError {
 export class GateFailedError extends PhiforgeError {
   readonly code = 'GATE_FAILED';
   readonly exitCode = ExitCode.failed;
-  constructor(readonly failures: string[]) {
+  /** `results`: the full outcome (artifacts, figures) so that --json readers lose nothing. */
+  constructor(
+    readonly failures: string[],
+    readonly results?: unknown,
+  ) {
     super(`validation failed:\n  - ${failures.join('\n  - ')}`);
   }
   override toJSON() {
-    return { code: this.code, message: this.message, failures: this.failures };
+    return { code: this.code, message: this.message, failures: this.failures, results: this.results };
   }
 }

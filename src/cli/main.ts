@@ -24,6 +24,11 @@ export function contextFrom(options: GlobalOptions): Context {
   };
 }
 
+const VALIDATION_OPTIONS = {
+  'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
+  junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
+} as const;
+
 /** The command-line parser, exported so tests can exercise it without spawning a process. */
 export function buildParser(argv: string[]): Argv<GlobalOptions> {
   return yargs(argv)
@@ -40,8 +45,21 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
         command
           .positional('recipe', { type: 'string', array: true, demandOption: true, describe: 'Recipe files' })
           .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
-          .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' }),
-      async (args) => (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force }),
+          .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' })
+          .options(VALIDATION_OPTIONS),
+      async (args) =>
+        (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force, requireDevice: args['require-device'], junit: args.junit }),
+    )
+    .command(
+      'validate <target...>',
+      'Run artifacts on their target devices afresh: answers against the source model, latency, gates',
+      (command) =>
+        command
+          .positional('target', { type: 'string', array: true, demandOption: true, describe: 'Artifact folders (dist/<name>) or recipe files' })
+          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
+          .options(VALIDATION_OPTIONS),
+      async (args) =>
+        (await import('./commands/validate.js')).validate(contextFrom(args), args.target as string[], { model: args.model, requireDevice: args['require-device'], junit: args.junit }),
     )
     .command(
       'plan <recipe>',

@@ -9,12 +9,15 @@ import type { Plan } from '../pipeline/plan.js';
 import { buildManifest, type ToolchainRecord } from '../report/manifest.js';
 import type { CommandWork, PlannedStep, StepOutput } from '../steps/types.js';
 import { ensureVenv } from '../toolchain/venv.js';
+import { collectValidation } from '../validate/collect.js';
+import type { ValidationReport } from '../validate/evaluate.js';
 import { formatCommandLine, runCommand } from './command.js';
 
 export interface BuildResult {
   recipe: string;
   artifactDir: string;
   steps: StepOutput[];
+  validation?: ValidationReport;
 }
 
 export function useSimpleRenderer(): boolean {
@@ -22,8 +25,16 @@ export function useSimpleRenderer(): boolean {
 }
 
 /** Runs the plan's steps in order (reusing cached outputs), then publishes the artifact atomically. */
-export async function executePlan(context: Context, plan: Plan, options: { force?: boolean } = {}): Promise<BuildResult> {
+export interface ExecuteOptions {
+  /** Run steps again although cached: all of them, or those the function picks. */
+  force?: boolean | ((step: PlannedStep) => boolean);
+  /** A target whose device is absent fails validation instead of being skipped (device runners in CI). */
+  requireDevice?: boolean;
+}
+
+export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
   const outputs: StepOutput[] = [];
+  const freshVolatile = new Set<string>();
   const toolchains: Record<string, ToolchainRecord> = {};
   const name = plan.recipe.recipe.name;
   const simple = useSimpleRenderer();
@@ -33,7 +44,9 @@ export async function executePlan(context: Context, plan: Plan, options: { force
       task: async (_: unknown, task: { output: string; title: string }) => {
         // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
         const stepContext: Context = simple ? context : { ...context, say: (line) => (task.output = line) };
-        const output = await runStep(stepContext, plan, step, toolchains, options.force ?? false);
+        const forced = options.force === true || (typeof options.force === 'function' && options.force(step)) || step.needs.some((need) => freshVolatile.has(need));
+        const output = await runStep(stepContext, plan, step, toolchains, forced);
+        if (!output.reused && 'volatile' in step.work && step.work.volatile) freshVolatile.add(step.id);
         outputs.push(output);
         if (output.reused) task.title = `${task.title} (cached)`;
       },
@@ -49,9 +62,16 @@ export async function executePlan(context: Context, plan: Plan, options: { force
   );
   await tasks.run();
 
+  const validation = plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
   const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
-  const artifactDir = await publishArtifact(context.outRoot, name, artifactStep.dir, (files) => buildManifest(plan, outputs, toolchains, files));
-  return { recipe: name, artifactDir, steps: outputs };
+  const artifactDir = await publishArtifact(
+    context.outRoot,
+    name,
+    artifactStep.dir,
+    (files) => buildManifest(plan, outputs, toolchains, files, validation),
+    validation ? { 'validation.json': validation } : {},
+  );
+  return { recipe: name, artifactDir, steps: outputs, validation };
 }
 
 /** Progress is for people and goes to stderr, so stdout carries only results (--json). */
@@ -77,7 +97,7 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
     step.key,
     async (workDir) => {
       const venv = step.toolchain ? await ensureVenv(context, step.toolchain) : undefined;
-      for (const [file, content] of Object.entries(work.requestFiles?.(workDir) ?? {})) await writeFile(path.join(workDir, file), content);
+      for (const [file, content] of Object.entries((await work.requestFiles?.(workDir)) ?? {})) await writeFile(path.join(workDir, file), content);
       await rm(logPath, { force: true });
       context.say(`running ${formatCommandLine(step.command!)}`);
       const { durationMs } = await runCommand(step.id, step.command!, logPath, { echo: context.verbose });

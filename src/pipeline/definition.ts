@@ -21,6 +21,14 @@ const PipelineSchema = z.strictObject({
     )
     .min(1),
   artifact: z.string().meta({ hint: 'The id of the step whose output becomes dist/<recipe name>/.' }),
+  validation: z
+    .strictObject({
+      backend: z.string(),
+      runs: z.string().meta({ hint: 'The step that writes runs.json (answers and figures per target).' }),
+      reference: z.string().meta({ hint: "The step that writes answers.json (the source model's answers)." }),
+      similarity: z.string().meta({ hint: 'The step that writes similarity.json.' }),
+    })
+    .optional(),
 });
 
 export type PipelineDefinition = z.output<typeof PipelineSchema> & { name: string; file: string };
@@ -48,6 +56,10 @@ export async function loadPipeline(file: string, name: string): Promise<Pipeline
     seen.add(step.id);
   }
   if (!seen.has(definition.artifact)) problems.push(source.problemAt(['artifact'], `"${definition.artifact}" is not a step of this pipeline`));
+  for (const role of ['runs', 'reference', 'similarity'] as const) {
+    const id = definition.validation?.[role];
+    if (id !== undefined && !seen.has(id)) problems.push(source.problemAt(['validation', role], `"${id}" is not a step of this pipeline`));
+  }
   if (problems.length > 0) throw new InputError(source.file, problems);
   return { ...definition, name, file };
 }

@@ -127,6 +127,21 @@ const QuantizationSchema = z
 
 const DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
 
+const positive = (description: string) => z.number().positive().optional().meta({ description });
+
+const GatesSchema = z
+  .strictObject({
+    ttft_ms_max: positive('Largest acceptable median time to first token, ms.'),
+    tpot_ms_max: positive('Largest acceptable median time per output token, ms.'),
+    tokens_per_s_min: positive('Smallest acceptable median decode throughput, tokens/s.'),
+    similarity_min: z.number().min(0).max(1).optional().meta({ description: 'Smallest acceptable mean answer similarity to the source model (0..1).' }),
+    match_tokens_min: z.number().min(0).optional().meta({ description: 'Smallest acceptable mean count of tokens equal to the source model before the first divergence.' }),
+    peak_rss_mb_max: positive('Largest acceptable peak resident memory of the runner, MiB.'),
+  })
+  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max.' });
+
+export type Gates = z.output<typeof GatesSchema>;
+
 const TargetSchema = z.strictObject({
   device: z.string().regex(DEVICE, 'expected an OpenVINO device: CPU, GPU, GPU.<n>, NPU or AUTO').meta({
     description: 'Device the artifact must run on.',
@@ -136,7 +151,55 @@ const TargetSchema = z.strictObject({
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
     .optional()
     .meta({ description: 'Runtime properties for this target; OpenVINO defaults to PERFORMANCE_HINT LATENCY, NUM_STREAMS 1.' }),
+  gates: GatesSchema.optional(),
 });
+
+const MessageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
+
+const ExpectSchema = z.strictObject({
+  not_empty: z.boolean().optional().meta({ description: 'The answer has at least one visible character.' }),
+  contains: z.union([z.string(), z.array(z.string())]).optional().meta({ description: 'Text(s) the answer must contain (case-insensitive).' }),
+  regex: z
+    .string()
+    .refine((pattern) => {
+      try {
+        new RegExp(pattern);
+        return true;
+      } catch {
+        return false;
+      }
+    }, 'regex is not a valid regular expression')
+    .optional()
+    .meta({ description: 'A JavaScript regular expression the answer must match.', hint: 'Escape backslashes inside double-quoted YAML strings, or use single quotes.' }),
+  min_new_tokens: z.number().int().positive().optional().meta({ description: 'The answer has at least this many tokens.' }),
+});
+
+/** The guide's own prompt (SEED.md §1). */
+const DEFAULT_PROMPT = { messages: [{ role: 'user' as const, content: 'Can you introduce yourself?' }], expect: { not_empty: true } };
+
+const ValidateSchema = z.strictObject({
+  max_new_tokens: z.number().int().min(1).max(4096).default(32),
+  repetitions: z.number().int().min(1).max(100).default(3).meta({ description: 'Measured generations per prompt after the warm-up.' }),
+  warmup: z.number().int().min(0).max(10).default(1),
+  prompts: z
+    .array(
+      z.strictObject({
+        id: z.string().regex(SLUG).optional().meta({ description: 'Name in reports; defaults to p1, p2, ...' }),
+        messages: z.array(MessageSchema).min(1),
+        expect: ExpectSchema.optional(),
+      }),
+    )
+    .min(1)
+    .default([DEFAULT_PROMPT]),
+  reference: z
+    .strictObject({
+      enabled: z.boolean().default(true).meta({ description: "Compare answers with the source model's own greedy answers." }),
+      embedding_model: z.string().optional().meta({ description: 'Local sentence-transformers folder for similarity; default all-MiniLM-L6-v2 as packaged on PyPI.' }),
+    })
+    .prefault({}),
+});
+
+export type ValidateSettings = z.output<typeof ValidateSchema>;
 
 export const RecipeSchema = z
   .strictObject({
@@ -149,12 +212,19 @@ export const RecipeSchema = z
     pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino.' }),
     quantization: QuantizationSchema,
     targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
+    validate: ValidateSchema.prefault({}),
   })
   .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets.' });
 
 export type Recipe = z.output<typeof RecipeSchema>;
 export type Quantization = Recipe['quantization'];
 export type ModelSpec = Recipe['model'];
+export type Target = Recipe['targets'][number];
+
+/** Stable ids for prompts in reports: the recipe's, or p1, p2, ... by position. */
+export function promptsWithIds(settings: ValidateSettings) {
+  return settings.prompts.map((prompt, index) => ({ ...prompt, id: prompt.id ?? `p${index + 1}` }));
+}
 
 export function recipeJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(RecipeSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;

@@ -4,6 +4,7 @@ import type { FileDigest } from '../cache/digest.js';
 import { PACKAGE_ROOT } from '../context.js';
 import type { Plan } from '../pipeline/plan.js';
 import type { StepOutput } from '../steps/types.js';
+import type { ValidationReport } from '../validate/evaluate.js';
 
 export const PHIFORGE_VERSION: string = (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
@@ -17,7 +18,7 @@ export interface ToolchainRecord {
  * manifest.json: everything needed to know what an artifact is and to rebuild it. Tokens never reach
  * it: the hub token lives only in the hub client's requests.
  */
-export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Record<string, ToolchainRecord>, files: FileDigest[]) {
+export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Record<string, ToolchainRecord>, files: FileDigest[], validation?: ValidationReport) {
   const model = outputs.find((output) => output.kind === 'model-source');
   return {
     phiforge: { version: PHIFORGE_VERSION },
@@ -36,5 +37,11 @@ export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Rec
       facts: output.kind === 'model-source' ? undefined : output.facts,
     })),
     files,
+    // The summary; validation.json next to the manifest has every answer and check.
+    validation: validation && {
+      passed: validation.passed,
+      failures: validation.failures,
+      targets: validation.targets.map(({ device, status, reason, emulated, figures, agreement, gates }) => ({ device, status, reason, emulated, figures, agreement, gates })),
+    },
   };
 }

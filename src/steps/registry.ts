@@ -1,9 +1,15 @@
+import { answerSimilarity } from './answer-similarity.js';
 import { modelSource } from './model-source.js';
 import { optimumExportOpenVino } from './optimum-export-openvino.js';
+import { referenceAnswers } from './reference-answers.js';
+import { validateOpenVino } from './validate-openvino.js';
 import type { StepKind } from './types.js';
 
 /** Step kinds a pipeline's `uses:` can name. */
 export const STEP_KINDS: Record<string, StepKind> = {
   'model-source': modelSource,
   'optimum-export-openvino': optimumExportOpenVino,
+  'reference-answers': referenceAnswers,
+  'validate-openvino': validateOpenVino,
+  'answer-similarity': answerSimilarity,
 };

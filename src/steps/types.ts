@@ -24,12 +24,17 @@ export interface StepOutput {
 /** A step whose output is made by one command and kept in the content-addressed step cache. */
 export interface CommandWork {
   kindVersion: number;
+  /**
+   * The output differs from run to run (measurements): steps that read it run again whenever it was
+   * made afresh, since their key (built from this step's key) cannot see the new content.
+   */
+  volatile?: boolean;
   params: Record<string, unknown>;
   /** Scripts the command runs; their digests enter the key so editing one rebuilds. */
   scripts: string[];
   env: Record<string, string>;
   /** Files written into the work folder before the command runs (JSON requests). */
-  requestFiles?: (workDir: string) => Record<string, string>;
+  requestFiles?: (workDir: string) => Record<string, string> | Promise<Record<string, string>>;
   command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;
   /** Differences between what the command made and what the recipe asked for; empty when all is well. */
   verify?: (outDir: string) => Promise<string[]>;

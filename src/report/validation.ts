@@ -1,0 +1,69 @@
+import { XMLBuilder } from 'fast-xml-parser';
+import { round, type ValidationReport } from '../validate/evaluate.js';
+
+/** A compact per-target table for the terminal; emulated devices are labelled as such on every line. */
+export function validationTable(report: ValidationReport): string {
+  const header = ['target', 'status', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'RSS MiB', 'similarity', 'match tok', 'identical'];
+  const rows = report.targets.map((target) => {
+    const label = target.emulated ? `${target.device} (emulated)` : target.device;
+    if (!target.figures) return [label, target.status === 'skipped' ? `skipped: ${target.reason}` : `${target.status}: ${target.reason}`];
+    const figures = target.figures;
+    const agreement = target.agreement;
+    return [
+      label,
+      target.status,
+      `${round(figures.ttft_ms.median)} (${round(figures.ttft_ms.min)}-${round(figures.ttft_ms.max)})`,
+      `${round(figures.tpot_ms.median)}`,
+      `${round(figures.tokens_per_s.median)}`,
+      `${Math.round(figures.load_ms)}`,
+      `${Math.round(figures.peak_rss_mb)}`,
+      agreement?.similarity_mean == null ? '-' : agreement.similarity_mean.toFixed(3),
+      agreement ? `${round(agreement.match_tokens_mean)}` : '-',
+      agreement ? `${agreement.identical}/${agreement.prompts}` : '-',
+    ];
+  });
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row.length > 2 || column < 2 ? (row[column] ?? '').length : 0))));
+  const format = (row: string[]) => (row.length === 2 ? `${row[0].padEnd(widths[0])}  ${row[1]}` : row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
+  const lines = [`${report.recipe} · ${report.backend} · ${report.passed ? 'passed' : 'FAILED'}`, format(header), ...rows.map(format)];
+  for (const failure of report.failures) lines.push(`  ✗ ${failure}`);
+  return lines.join('\n');
+}
+
+/** JUnit XML: a test suite per recipe, a test case per target x check, for CI dashboards. */
+export function validationJunit(reports: ValidationReport[]): string {
+  const suites = reports.map((report) => {
+    const cases = report.targets.flatMap((target) => {
+      const classname = `${report.recipe}.${target.device}${target.emulated ? '.emulated' : ''}`;
+      const caseOf = (name: string, outcome: { failure?: string; skipped?: string }, output?: string) => ({
+        '@_name': name,
+        '@_classname': classname,
+        ...(outcome.failure !== undefined ? { failure: { '@_message': outcome.failure, '#text': outcome.failure } } : {}),
+        ...(outcome.skipped !== undefined ? { skipped: { '@_message': outcome.skipped } } : {}),
+        ...(output ? { 'system-out': output } : {}),
+      });
+      if (!target.figures) {
+        return [caseOf(`${target.device} device`, target.status === 'failed' ? { failure: target.reason ?? 'device missing' } : { skipped: target.reason ?? 'skipped' })];
+      }
+      return [
+        ...target.prompts.flatMap((prompt) => [
+          ...prompt.checks.map((check) => caseOf(`${prompt.id} ${check.name}`, check.passed ? {} : { failure: check.detail }, prompt.text)),
+          ...(prompt.reference
+            ? [caseOf(`${prompt.id} reference agreement`, {}, `similarity ${prompt.reference.similarity ?? '-'}, ${prompt.reference.match_tokens}/${prompt.reference.reference_tokens} tokens match before divergence`)]
+            : []),
+        ]),
+        ...target.gates.map((gate) =>
+          caseOf(`gate ${gate.gate}`, gate.passed ? {} : { failure: `measured ${gate.value === null ? 'nothing' : round(gate.value)} ${gate.unit}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit} ${gate.unit}`.replace(/ +/g, ' ').trim() }),
+        ),
+      ];
+    });
+    return {
+      '@_name': report.recipe,
+      '@_tests': cases.length,
+      '@_failures': cases.filter((testCase) => 'failure' in testCase).length,
+      '@_skipped': cases.filter((testCase) => 'skipped' in testCase).length,
+      testcase: cases,
+    };
+  });
+  const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true });
+  return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ testsuites: { '@_name': 'phiforge validate', testsuite: suites } })}`;
+}

@@ -1,0 +1,38 @@
+// Shapes of what the Python runners and the reference script write. Every backend's runner writes
+// runs.json in this one shape, so one evaluator serves them all.
+
+export interface ReferenceAnswers {
+  answers: Array<{ id: string; token_ids: number[]; text: string }>;
+}
+
+export interface RunMeasurement {
+  ttft_ms: number;
+  tpot_ms: number;
+  tokens_per_s: number;
+  new_tokens: number;
+  generate_ms: number;
+}
+
+export interface TargetRun {
+  device: string;
+  status: 'ran' | 'skipped';
+  reason?: string;
+  /** True when the device was emulated (the NPU through NPUW on CPU): never reported as that device's figures. */
+  emulated?: boolean;
+  load_ms?: number;
+  peak_rss_mb?: number;
+  prompts?: Array<{ id: string; token_ids: number[]; text: string; runs: RunMeasurement[] }>;
+}
+
+export interface RunnerResult {
+  available: Array<{ device: string; name: string }>;
+  targets: TargetRun[];
+  [runtimeVersion: string]: unknown;
+}
+
+export interface SimilarityResult {
+  similarities: number[];
+  /** Which (device, prompt) each similarity belongs to, in order. */
+  pairs: Array<{ device: string; prompt: string }>;
+  embedding_model: string;
+}

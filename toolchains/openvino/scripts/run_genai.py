@@ -1,0 +1,109 @@
+"""Runs an OpenVINO IR artifact with OpenVINO GenAI on each requested device, as a user's app would.
+
+Devices are discovered through OpenVINO itself; a target that is not present is reported as skipped
+with the devices that are. For each present target: load (timed), then per prompt one warm-up
+generation and N measured ones, greedy, chat template applied as text and tokenized without extra
+special tokens (the same way the reference answers are made). Figures come from GenAI's perf_metrics.
+
+Request: {"model_dir": str, "max_new_tokens": int, "repetitions": int, "warmup": int,
+          "prompts": [{"id": str, "messages": [...]}],
+          "targets": [{"device": str, "properties": {str: str}}]}
+Result:  {"openvino": str, "openvino_genai": str, "available": [{"device": str, "name": str}],
+          "targets": [{"device": str, "status": "ran" | "skipped", "reason": str?, "load_ms": float,
+                       "peak_rss_mb": float,
+                       "prompts": [{"id": str, "token_ids": [int], "text": str,
+                                    "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms"}]}]}]}
+"""
+
+import argparse
+import json
+import resource
+import sys
+import time
+
+import openvino as ov
+import openvino_genai as ov_genai
+
+
+def discover(core: ov.Core) -> list:
+    return [{"device": device, "name": str(core.get_property(device, "FULL_DEVICE_NAME"))} for device in core.available_devices]
+
+
+def is_present(device: str, available: list) -> bool:
+    names = [entry["device"] for entry in available]
+    if device.startswith("AUTO"):
+        return bool(names)
+    if device == "GPU":
+        return any(name.startswith("GPU") for name in names)
+    if device == "GPU.0" and "GPU" in names:
+        return True
+    return device in names
+
+
+def measure(pipe, config, inputs, repetitions: int, warmup: int):
+    for _ in range(warmup):
+        pipe.generate(inputs, config)
+    runs, tokens = [], []
+    for _ in range(repetitions):
+        result = pipe.generate(inputs, config)
+        metrics = result.perf_metrics
+        tokens = [int(token) for token in result.tokens[0]]
+        runs.append({
+            "ttft_ms": float(metrics.get_ttft().mean),
+            "tpot_ms": float(metrics.get_tpot().mean),
+            "tokens_per_s": float(metrics.get_throughput().mean),
+            "new_tokens": int(metrics.get_num_generated_tokens()),
+            "generate_ms": float(metrics.get_generate_duration().mean),
+        })
+    return runs, tokens
+
+
+def run_target(request: dict, target: dict) -> dict:
+    started = time.perf_counter()
+    pipe = ov_genai.LLMPipeline(request["model_dir"], target["device"], **target.get("properties", {}))
+    load_ms = (time.perf_counter() - started) * 1000
+    tokenizer = pipe.get_tokenizer()
+    config = pipe.get_generation_config()
+    config.max_new_tokens = request["max_new_tokens"]
+    config.do_sample = False
+    prompts = []
+    for prompt in request["prompts"]:
+        text = tokenizer.apply_chat_template(prompt["messages"], add_generation_prompt=True)
+        inputs = tokenizer.encode(text, add_special_tokens=False)
+        runs, tokens = measure(pipe, config, inputs, request["repetitions"], request["warmup"])
+        prompts.append({"id": prompt["id"], "token_ids": tokens, "text": tokenizer.decode(tokens), "runs": runs})
+        print(f"{target['device']} {prompt['id']}: {len(tokens)} tokens", file=sys.stderr)
+    return {
+        "device": target["device"],
+        "status": "ran",
+        "load_ms": load_ms,
+        # ru_maxrss is the process's high-water mark in KiB on Linux: targets run in order in this process.
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "prompts": prompts,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    with open(args.request, encoding="utf-8") as handle:
+        request = json.load(handle)
+
+    available = discover(ov.Core())
+    targets = []
+    for target in request["targets"]:
+        if is_present(target["device"], available):
+            targets.append(run_target(request, target))
+        else:
+            present = ", ".join(entry["device"] for entry in available) or "none"
+            targets.append({"device": target["device"], "status": "skipped", "reason": f"device {target['device']} not present (available: {present})"})
+
+    with open(args.result, "w", encoding="utf-8") as handle:
+        json.dump({"openvino": ov.get_version(), "openvino_genai": ov_genai.__version__, "available": available, "targets": targets}, handle, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

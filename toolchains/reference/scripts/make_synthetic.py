@@ -93,52 +93,98 @@ CHAT_TEMPLATE = (
 # distinct word pairs for BASE_VOCAB_SIZE pieces. Changing it changes the
 # tokenizer, so treat it as frozen data.
 TRAINING_TEXT = """\
-The river runs past the old mill, under two stone bridges, and into the harbour where fishing boats wait for the morning tide.
-Every spring the town holds a market on the square. Farmers bring apples, cheese, honey, bread, and baskets of fresh vegetables.
-Children play near the fountain while their parents talk about the weather, the harvest, and the price of wood for the winter.
-A small library stands at the corner of Green Street and Hill Road. It opens at nine o'clock and closes at six in the evening.
-Inside there are maps of the coast, books about birds and flowers, old newspapers, and a quiet reading room with large windows.
-The librarian keeps a notebook of every question that visitors ask, and she answers most of them before lunch.
-Machines are built from simple parts: levers, wheels, gears, springs, and screws. Each part moves another part in a careful order.
-When an engineer designs a new machine, she first draws a plan, then builds a model, and finally tests it many times.
-Good tests measure speed, strength, temperature, and noise. If a number looks wrong, the engineer checks the plan again.
-Computers follow instructions written by people. A program reads input, changes it step by step, and writes the result.
-Some programs translate text, some draw pictures, some play music, and some help doctors understand medical images.
-A language model predicts the next word in a sentence. It learns patterns from large amounts of text and uses them to write.
-Smaller models run on laptops and phones. They use less memory and less power, which makes them useful for offline tasks.
-To make a model smaller, engineers can store its weights with fewer bits, for example eight bits or four bits instead of sixteen.
-This process is called quantization. It keeps most of the quality while reducing the size of the files on the disk.
-The weather changed quickly that afternoon. Dark clouds came over the mountains, the wind turned cold, and rain began to fall.
-Travellers opened their umbrellas and hurried toward the station, where the evening train was already twenty minutes late.
-A conductor explained that a tree had fallen across the line near the forest, and workers were clearing the track.
-In the kitchen, the cook chops onions, carrots, and garlic, then adds them to a hot pan with a little olive oil.
-After ten minutes she pours in tomatoes, salt, pepper, and a cup of water, and lets the sauce simmer slowly for an hour.
-The smell fills the whole house, and soon everyone gathers around the table, hungry and happy after a long day of work.
-Scientists study the stars with telescopes placed high on mountains, far away from the lights of cities and roads.
-They record the brightness of each star every night and compare the numbers to find planets that pass in front of it.
-One planet moves around its star in only three days, while another takes more than two hundred years to complete its orbit.
-History teaches us how people lived, traded, fought, and built their cities. Old letters and diaries show their daily thoughts.
-Museums protect paintings, tools, clothes, and coins so that students can learn from them for many years to come.
-The teacher asked the class to write a short story about a journey. Some wrote about the sea, others about the desert.
-One student described a walk through a forest at night, with owls calling and the moon shining between the branches.
-Another imagined a city under the ocean, where people travel in glass boats and grow gardens of green and purple plants.
-Numbers appear everywhere: 1, 2, 3, 10, 42, 100, 365, 1024, and 2048. We count, measure, compare, and calculate with them.
-A recipe needs 250 grams of flour, 3 eggs, 100 millilitres of milk, and 2 spoons of sugar. Mix well and bake for 30 minutes.
-The meeting starts at 10:30 on Monday. Please bring your notes, your questions, and a copy of the report from last week.
-Thank you for your help! Could you send me the file again? I think the first version was missing the last two pages.
-Yes, of course. I will check the document, fix the errors, and send a new version before the end of the day.
-Why do leaves change colour in autumn? Trees stop making green chlorophyll, and the yellow and red colours become visible.
-How far is the moon? It is about three hundred and eighty thousand kilometres away, and light travels there in one second.
-What makes a good friend? Someone who listens, tells the truth, shares the good moments, and stays during the hard ones.
-The company released a new version of its software with faster startup, better security, and a cleaner user interface.
-Users reported that the update fixed several bugs, although a few people found that their old settings had been reset.
-The support team wrote a guide that explains each change and shows how to restore the previous configuration safely.
-Music can be loud or soft, fast or slow, happy or sad. Musicians practise scales every day to keep their fingers strong.
-The orchestra played a symphony in four movements, and the audience stood up to applaud when the final chord ended.
-A garden needs sunlight, water, and patience. Seeds planted in March become flowers in June and vegetables in August.
-Bees visit the flowers, carry pollen from plant to plant, and return to the hive to make honey for the colder months.
-Sport keeps the body healthy. Running, swimming, cycling, and climbing all train the heart, the lungs, and the muscles.
-The team won the final match by two goals, and the players celebrated with their coach, their families, and their fans.
+The river runs past the old mill, under two stone bridges, and into the harbour where fishing boats
+wait for the morning tide.
+Every spring the town holds a market on the square. Farmers bring apples, cheese, honey, bread, and
+baskets of fresh vegetables.
+Children play near the fountain while their parents talk about the weather, the harvest, and the
+price of wood for the winter.
+A small library stands at the corner of Green Street and Hill Road. It opens at nine o'clock and
+closes at six in the evening.
+Inside there are maps of the coast, books about birds and flowers, old newspapers, and a quiet
+reading room with large windows.
+The librarian keeps a notebook of every question that visitors ask, and she answers most of them
+before lunch.
+Machines are built from simple parts: levers, wheels, gears, springs, and screws. Each part moves
+another part in a careful order.
+When an engineer designs a new machine, she first draws a plan, then builds a model, and finally
+tests it many times.
+Good tests measure speed, strength, temperature, and noise. If a number looks wrong, the engineer
+checks the plan again.
+Computers follow instructions written by people. A program reads input, changes it step by step, and
+writes the result.
+Some programs translate text, some draw pictures, some play music, and some help doctors understand
+medical images.
+A language model predicts the next word in a sentence. It learns patterns from large amounts of text
+and uses them to write.
+Smaller models run on laptops and phones. They use less memory and less power, which makes them
+useful for offline tasks.
+To make a model smaller, engineers can store its weights with fewer bits, for example eight bits or
+four bits instead of sixteen.
+This process is called quantization. It keeps most of the quality while reducing the size of the
+files on the disk.
+The weather changed quickly that afternoon. Dark clouds came over the mountains, the wind turned
+cold, and rain began to fall.
+Travellers opened their umbrellas and hurried toward the station, where the evening train was
+already twenty minutes late.
+A conductor explained that a tree had fallen across the line near the forest, and workers were
+clearing the track.
+In the kitchen, the cook chops onions, carrots, and garlic, then adds them to a hot pan with a
+little olive oil.
+After ten minutes she pours in tomatoes, salt, pepper, and a cup of water, and lets the sauce simmer
+slowly for an hour.
+The smell fills the whole house, and soon everyone gathers around the table, hungry and happy after
+a long day of work.
+Scientists study the stars with telescopes placed high on mountains, far away from the lights of
+cities and roads.
+They record the brightness of each star every night and compare the numbers to find planets that
+pass in front of it.
+One planet moves around its star in only three days, while another takes more than two hundred years
+to complete its orbit.
+History teaches us how people lived, traded, fought, and built their cities. Old letters and diaries
+show their daily thoughts.
+Museums protect paintings, tools, clothes, and coins so that students can learn from them for many
+years to come.
+The teacher asked the class to write a short story about a journey. Some wrote about the sea, others
+about the desert.
+One student described a walk through a forest at night, with owls calling and the moon shining
+between the branches.
+Another imagined a city under the ocean, where people travel in glass boats and grow gardens of
+green and purple plants.
+Numbers appear everywhere: 1, 2, 3, 10, 42, 100, 365, 1024, and 2048. We count, measure, compare,
+and calculate with them.
+A recipe needs 250 grams of flour, 3 eggs, 100 millilitres of milk, and 2 spoons of sugar. Mix well
+and bake for 30 minutes.
+The meeting starts at 10:30 on Monday. Please bring your notes, your questions, and a copy of the
+report from last week.
+Thank you for your help! Could you send me the file again? I think the first version was missing the
+last two pages.
+Yes, of course. I will check the document, fix the errors, and send a new version before the end of
+the day.
+Why do leaves change colour in autumn? Trees stop making green chlorophyll, and the yellow and red
+colours become visible.
+How far is the moon? It is about three hundred and eighty thousand kilometres away, and light
+travels there in one second.
+What makes a good friend? Someone who listens, tells the truth, shares the good moments, and stays
+during the hard ones.
+The company released a new version of its software with faster startup, better security, and a
+cleaner user interface.
+Users reported that the update fixed several bugs, although a few people found that their old
+settings had been reset.
+The support team wrote a guide that explains each change and shows how to restore the previous
+configuration safely.
+Music can be loud or soft, fast or slow, happy or sad. Musicians practise scales every day to keep
+their fingers strong.
+The orchestra played a symphony in four movements, and the audience stood up to applaud when the
+final chord ended.
+A garden needs sunlight, water, and patience. Seeds planted in March become flowers in June and
+vegetables in August.
+Bees visit the flowers, carry pollen from plant to plant, and return to the hive to make honey for
+the colder months.
+Sport keeps the body healthy. Running, swimming, cycling, and climbing all train the heart, the
+lungs, and the muscles.
+The team won the final match by two goals, and the players celebrated with their coach, their
+families, and their fans.
 """
 
 
@@ -214,9 +260,7 @@ def train_tokenizer() -> Tokenizer:
 
     learned = json.loads(trainee.to_str())["model"]
     if len(learned["vocab"]) != BASE_VOCAB_SIZE:
-        raise RuntimeError(
-            f"training text too small: learned {len(learned['vocab'])} pieces, need {BASE_VOCAB_SIZE}"
-        )
+        raise RuntimeError(f"training text too small: learned {len(learned['vocab'])} pieces, need {BASE_VOCAB_SIZE}")
     return build_phi3_tokenizer(learned["vocab"], learned["merges"])
 
 
@@ -434,8 +478,14 @@ def generate(request: dict) -> dict:
     config = build_config(request["preset"], tokenizer)
     log.info(
         "building %s: hidden %d, intermediate %d, %d layers, %d/%d heads, vocab %d, %s",
-        request["preset"], HIDDEN_SIZE, INTERMEDIATE_SIZE, NUM_LAYERS, NUM_HEADS, NUM_KV_HEADS,
-        MODEL_VOCAB_SIZE, WEIGHTS_DTYPE,
+        request["preset"],
+        HIDDEN_SIZE,
+        INTERMEDIATE_SIZE,
+        NUM_LAYERS,
+        NUM_HEADS,
+        NUM_KV_HEADS,
+        MODEL_VOCAB_SIZE,
+        WEIGHTS_DTYPE,
     )
     model = build_model(config, request["seed"])
     write_model(model, tokenizer, output_dir)

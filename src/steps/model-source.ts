@@ -47,7 +47,8 @@ function presetRecipe(preset: string, outDir: string): { script: string; summary
     return {
       script: 'make_smollm2_phi3.py',
       summary: `re-lay SmolLM2-135M-Instruct (${SMOLLM2_SOURCE.requirement} from PyPI) as Phi-3 and prove it answers like the original`,
-      params: { preset, source_package: SMOLLM2_SOURCE },
+      // revision 2: the result records the proof of equivalence with the original in the step's facts.
+      params: { preset, source_package: SMOLLM2_SOURCE, revision: 2 },
       request: { source_package: SMOLLM2_SOURCE, output_dir: outDir },
     };
   }
@@ -73,7 +74,11 @@ async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedS
       env,
       requestFiles: (workDir) => ({ 'request.json': JSON.stringify(presetRecipe(preset, path.join(workDir, 'out')).request) }),
       command: ({ python, workDir }) => ({ argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(workDir, 'result.json')], env }),
-      facts: async (outDir) => ({ source: 'synthetic', ...made.params, config: await readShape(outDir) }),
+      facts: async (outDir, workDir) => {
+        const result = JSON.parse(await readFile(path.join(workDir, 'result.json'), 'utf8')) as { equivalence?: { prompts: number; identical: number; max_abs_logit_diff: number } };
+        const equivalence = result.equivalence && { prompts: result.equivalence.prompts, identical: result.equivalence.identical, max_abs_logit_diff: result.equivalence.max_abs_logit_diff };
+        return { source: 'synthetic', ...made.params, config: await readShape(outDir), ...(equivalence ? { equivalence_with_original: equivalence } : {}) };
+      },
     },
     { afterOutput: checkAgainstRecipe(input) },
   );

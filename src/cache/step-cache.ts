@@ -37,6 +37,8 @@ export interface StepEntry {
   /** Files under out/, checked against the disk every time the entry is reused. */
   files: FileDigest[];
   facts: Record<string, unknown>;
+  /** Digest of the upstream content the step read, for steps whose key cannot cover it. */
+  inputDigest?: string;
   /** The venv that ran the command, as the manifest reports it. */
   toolchain?: { name: string; lockDigest: string; python: string; installed: Record<string, string> };
 }
@@ -69,15 +71,15 @@ export async function getOrProduce(
   context: Context,
   key: string,
   produce: (workDir: string) => Promise<Omit<StepEntry, 'key' | 'files'>>,
-  options: { force?: boolean; onDiscard?: (reason: string) => void } = {},
+  options: { force?: boolean; inputDigest?: string; onDiscard?: (reason: string) => void } = {},
 ): Promise<CachedStepResult> {
   const dir = stepEntryDir(context, key);
   if (!options.force) {
-    const existing = await readValidEntry(dir);
+    const existing = await readValidEntry(dir, options.inputDigest);
     if (existing.entry) return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
   }
   return withLock(context.cacheRoot, `step-${key}`, async () => {
-    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir);
+    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, options.inputDigest);
     if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
     if (again.problem && existsSync(dir)) options.onDiscard?.(again.problem);
     await rm(dir, { recursive: true, force: true });
@@ -85,7 +87,7 @@ export async function getOrProduce(
     await rm(workDir, { recursive: true, force: true });
     await mkdir(path.join(workDir, 'out'), { recursive: true });
     const made = await produce(workDir);
-    const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
+    const entry: StepEntry = { key, ...made, inputDigest: options.inputDigest, files: await digestFolder(path.join(workDir, 'out')) };
     await writeFile(path.join(workDir, 'entry.json'), JSON.stringify(entry, null, 1));
     await mkdir(path.dirname(dir), { recursive: true });
     await rename(workDir, dir);
@@ -94,7 +96,7 @@ export async function getOrProduce(
   });
 }
 
-async function readValidEntry(dir: string): Promise<{ entry?: StepEntry; problem?: string }> {
+async function readValidEntry(dir: string, inputDigest?: string): Promise<{ entry?: StepEntry; problem?: string }> {
   if (!existsSync(path.join(dir, COMMITTED))) return { problem: 'entry was never completed' };
   let entry: StepEntry;
   try {
@@ -102,6 +104,7 @@ async function readValidEntry(dir: string): Promise<{ entry?: StepEntry; problem
   } catch {
     return { problem: 'entry.json is unreadable' };
   }
+  if (entry.inputDigest !== inputDigest) return { problem: 'it was made from other inputs' };
   for (const file of entry.files) {
     const absolute = path.join(dir, 'out', file.path);
     const size = await stat(absolute).then((info) => info.size, () => -1);

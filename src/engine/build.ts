@@ -44,7 +44,8 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
       task: async (_: unknown, task: { output: string; title: string }) => {
         // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
         const stepContext: Context = simple ? context : { ...context, say: (line) => (task.output = line) };
-        const forced = options.force === true || (typeof options.force === 'function' && options.force(step)) || step.needs.some((need) => freshVolatile.has(need));
+        const readsFreshMeasurements = step.needs.some((need) => freshVolatile.has(need)) && !('inputDigest' in step.work && step.work.inputDigest);
+        const forced = options.force === true || (typeof options.force === 'function' && options.force(step)) || readsFreshMeasurements;
         const output = await runStep(stepContext, plan, step, toolchains, forced);
         if (!output.reused && 'volatile' in step.work && step.work.volatile) freshVolatile.add(step.id);
         outputs.push(output);
@@ -114,7 +115,7 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
         toolchain: venv && { name: venv.toolchain.name, lockDigest: venv.lockDigest, python: venv.pythonVersion, installed: venv.installed },
       };
     },
-    { force, onDiscard: (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`) },
+    { force, inputDigest: await work.inputDigest?.(), onDiscard: (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`) },
   );
   if (result.entry.toolchain) {
     const { name, ...record } = result.entry.toolchain;

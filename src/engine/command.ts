@@ -10,6 +10,8 @@ export interface CommandSpec {
   /** Variables the step declares; they are added to the inherited environment and shown in the repro line. */
   env?: Record<string, string>;
   cwd?: string;
+  /** Links the command relies on in its cwd (name -> target), shown so a reader knows what `model` is. */
+  links?: Record<string, string>;
 }
 
 export interface CommandResult {
@@ -77,20 +79,24 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
 
 /** The cgroup's count of OOM kills, to tell a memory kill from any other SIGKILL where the kernel says. */
 async function readOomKillCount(): Promise<number | undefined> {
-  try {
-    const events = await readFile('/sys/fs/cgroup/memory.events', 'utf8');
-    const match = /^oom_kill (\d+)$/m.exec(events);
-    return match ? Number(match[1]) : undefined;
-  } catch {
-    return undefined;
+  // cgroup v2 keeps the count in memory.events, cgroup v1 in memory.oom_control.
+  for (const file of ['/sys/fs/cgroup/memory.events', '/sys/fs/cgroup/memory/memory.oom_control']) {
+    try {
+      const match = /^oom_kill (\d+)$/m.exec(await readFile(file, 'utf8'));
+      if (match) return Number(match[1]);
+    } catch {
+      // not this cgroup version
+    }
   }
+  return undefined;
 }
 
 /** A POSIX shell line equivalent to `spec`: what a user pastes to reproduce a step by hand. */
 export function formatCommandLine(spec: CommandSpec): string {
   const env = Object.entries(spec.env ?? {}).map(([key, value]) => `${key}=${shellQuote(value)}`);
   const line = [...(env.length ? ['env', ...env] : []), ...spec.argv.map(shellQuote)].join(' ');
-  return spec.cwd ? `(cd ${shellQuote(spec.cwd)} && ${line})` : line;
+  const links = Object.entries(spec.links ?? {}).map(([name, target]) => `ln -sfn ${shellQuote(target)} ${shellQuote(name)} && `).join('');
+  return spec.cwd ? `(cd ${shellQuote(spec.cwd)} && ${links}${line})` : line;
 }
 
 export function shellQuote(word: string): string {

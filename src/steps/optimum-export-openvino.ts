@@ -1,5 +1,6 @@
-import { checkOpenVinoExport, readAppliedCompression } from './openvino-ir.js';
+import { rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { checkOpenVinoExport, readAppliedCompression } from './openvino-ir.js';
 import type { Quantization } from '../recipe/schema.js';
 import { planCommandStep } from './command-step.js';
 import type { StepKind } from './types.js';
@@ -9,6 +10,8 @@ import type { StepKind } from './types.js';
  * wants to download a dataset then fails at once instead of quietly changing the quantization.
  */
 const OFFLINE = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
+
+const MODEL_LINK = 'model';
 
 /** optimum-cli's compression flags for a recipe: always explicit, in the guide's order. */
 export function compressionFlags(quantization: Quantization): string[] {
@@ -28,20 +31,29 @@ export const optimumExportOpenVino: StepKind = {
     const modelDir = input.upstream[input.definition.needs[0]].outDir;
     const task = 'text-generation-with-past';
     return planCommandStep(input, `optimum-cli export openvino (${recipe.quantization.weight_format})`, {
-      kindVersion: 1,
+      // 2: --model is a relative link, so openvino_config.json no longer records a machine's path.
+      kindVersion: 2,
       params: { task, quantization: recipe.quantization, trust_remote_code: recipe.model.trust_remote_code },
       scripts: [],
       env: OFFLINE,
-      command: ({ bin, outDir }) => ({
+      // optimum writes the --model argument verbatim into openvino_config.json: a relative link keeps
+      // the artifact's bytes independent of where the model and the cache live.
+      prepare: async (workDir) => {
+        await rm(path.join(workDir, MODEL_LINK), { force: true });
+        await symlink(modelDir, path.join(workDir, MODEL_LINK));
+      },
+      command: ({ bin, workDir }) => ({
         argv: [
           path.join(bin, 'optimum-cli'), 'export', 'openvino',
-          '--model', modelDir,
+          '--model', MODEL_LINK,
           '--task', task,
           ...compressionFlags(recipe.quantization),
           ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []),
-          outDir,
+          'out',
         ],
         env: OFFLINE,
+        cwd: workDir,
+        links: { [MODEL_LINK]: modelDir },
       }),
       verify: (outDir) => checkOpenVinoExport(outDir, recipe.quantization),
       verifyHint: 'The export finished but is not what the recipe asked for; the step log shows what optimum did.',

@@ -39,6 +39,8 @@ export interface CommandWork {
    * even when the upstream step ran again.
    */
   inputDigest?: () => Promise<string>;
+  /** Sets up the work folder before the command runs (links to inputs, for instance). */
+  prepare?: (workDir: string) => Promise<void>;
   /** Files written into the work folder before the command runs (JSON requests). */
   requestFiles?: (workDir: string) => Record<string, string> | Promise<Record<string, string>>;
   command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;

@@ -99,7 +99,8 @@ describe('phiforge build with the real optimum-cli', () => {
     const manifest = await manifestOf(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov'));
     expect(manifest.model).toMatchObject({ source: 'local', path: localCopy });
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
-    expect(exportStep.command).toContain(`--model ${localCopy} --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code`);
+    expect(exportStep.command).toContain(`ln -sfn ${localCopy} model && `);
+    expect(exportStep.command).toContain('--model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code out');
   }, TIMEOUT);
 
   it('shows the command, exit code and stderr tail of a failing converter, and leaves dist/ untouched', async () => {
@@ -113,7 +114,7 @@ describe('phiforge build with the real optimum-cli', () => {
     const result = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', broken, '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
     expect(result.exitCode).toBe(1);
     expect(result.stderr).toContain('error: step export exited with code 1');
-    expect(result.stderr).toMatch(/command: env HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \S+optimum-cli export openvino --model \S*broken-phi3/);
+    expect(result.stderr).toMatch(/command: \(cd \S+ && ln -sfn \S*broken-phi3 model && env HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 \S+optimum-cli export openvino --model model /);
     expect(result.stderr).toContain('exit code: 1');
     expect(result.stderr).toMatch(/last \d+ lines of stderr:\n(\s+\| .*\n)+/);
     const logPath = /log: (\S+)/.exec(result.stderr)![1];

@@ -196,7 +196,7 @@ describe('phiforge against a Hugging Face Hub (a fake one on loopback)', () => {
     const snapshot = path.join(repoFolder(hfCache), 'snapshots', COMMIT);
     expect(stdout).toContain(`download ${REPO}@${COMMIT} into the Hugging Face cache (${snapshot})`);
     expect(stdout).toContain(`output: ${snapshot}\n`);
-    expect(stdout).toContain(`--model ${snapshot} `);
+    expect(stdout).toContain(`ln -sfn ${snapshot} model && `);
     // One question, about the branch; plan downloads nothing.
     expect(hub.requests.map(({ method, url }) => `${method} ${url.split('?')[0]}`)).toEqual([`GET /api/models/${REPO}/revision/main`]);
     expect(new URL(hub.requests[0].url, hub.url).searchParams.getAll('expand')).toContain('sha');

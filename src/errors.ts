@@ -147,3 +147,19 @@ export class GateFailedError extends PhiforgeError {
     return { code: this.code, message: this.message, failures: this.failures, results: this.results };
   }
 }
+
+/** A rebuild from a manifest did not reproduce the artifact's bytes. */
+export class VerifyMismatchError extends PhiforgeError {
+  readonly code = 'VERIFY_MISMATCH';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    readonly report: unknown,
+    summary: string[],
+  ) {
+    super(`${artifact} was not reproduced bit for bit:\n  - ${summary.join('\n  - ')}`);
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, report: this.report };
+  }
+}

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
 import { canonicalJson, digestFolder, sha256, sha256File, type FileDigest } from './digest.js';
@@ -51,7 +51,7 @@ export interface CachedStepResult {
   reused: boolean;
 }
 
-const COMMITTED = 'COMMITTED';
+export const COMMITTED = 'COMMITTED';
 
 export function stepEntryDir(context: Context, key: string): string {
   return cachePath(context, 'steps', key);
@@ -76,7 +76,12 @@ export async function getOrProduce(
   const dir = stepEntryDir(context, key);
   if (!options.force) {
     const existing = await readValidEntry(dir, options.inputDigest);
-    if (existing.entry) return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
+    if (existing.entry) {
+      // The marker's mtime is the entry's last use, for `cache gc --older-than`.
+      const now = new Date();
+      await utimes(path.join(dir, COMMITTED), now, now).catch(() => undefined);
+      return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
+    }
   }
   return withLock(context.cacheRoot, `step-${key}`, async () => {
     const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, options.inputDigest);

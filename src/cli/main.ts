@@ -70,6 +70,32 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
           .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
       async (args) => (await import('./commands/plan.js')).plan(contextFrom(args), args.recipe as string, args.model),
     )
+    .command(
+      'verify <artifact...>',
+      'Rebuild artifacts from their manifests in a fresh cache and compare every file digest',
+      (command) =>
+        command
+          .positional('artifact', { type: 'string', array: true, demandOption: true, describe: 'Artifact folders (dist/<name>)' })
+          .option('keep', { type: 'boolean', default: false, describe: 'Keep the rebuild for inspection' }),
+      async (args) => (await import('./commands/verify.js')).verify(contextFrom(args), args.artifact as string[], { keep: args.keep }),
+    )
+    .command('cache', 'Inspect and prune the cache', (command) =>
+      command
+        .command('ls', 'List step outputs and venvs with their sizes', () => undefined, async (args) => (await import('./commands/cache.js')).list(contextFrom(args)))
+        .command(
+          'gc',
+          'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs',
+          (sub) => sub.option('older-than', { type: 'number', describe: 'Also remove step outputs not used for this many days' }),
+          async (args) => (await import('./commands/cache.js')).gc(contextFrom(args), args['older-than']),
+        )
+        .command(
+          'clean',
+          'Remove step outputs and logs (with --all, venvs too)',
+          (sub) => sub.option('all', { type: 'boolean', default: false }),
+          async (args) => (await import('./commands/cache.js')).clean(contextFrom(args), args.all),
+        )
+        .demandCommand(1, 'Name a cache command: ls, gc or clean.'),
+    )
     .command('toolchain', 'Manage the Python toolchains', (command) =>
       command
         .command('list [name]', 'Show toolchains and the state of their venvs', (sub) => sub.positional('name', { type: 'string' }), async (args) =>

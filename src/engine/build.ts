@@ -30,6 +30,15 @@ export interface ExecuteOptions {
   force?: boolean | ((step: PlannedStep) => boolean);
   /** A target whose device is absent fails validation instead of being skipped (device runners in CI). */
   requireDevice?: boolean;
+  /** Run only what the artifact's files need (no validation): for rebuilding them to compare bytes. */
+  artifactOnly?: boolean;
+}
+
+/** The artifact step and every step it depends on, in plan order. */
+function artifactSteps(plan: Plan): PlannedStep[] {
+  const needed = new Set([plan.pipeline.artifact]);
+  for (const step of [...plan.steps].reverse()) if (needed.has(step.id)) step.needs.forEach((need) => needed.add(need));
+  return plan.steps.filter((step) => needed.has(step.id));
 }
 
 export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
@@ -38,8 +47,9 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
   const toolchains: Record<string, ToolchainRecord> = {};
   const name = plan.recipe.recipe.name;
   const simple = useSimpleRenderer();
+  const steps = options.artifactOnly ? artifactSteps(plan) : plan.steps;
   const tasks = new Listr(
-    plan.steps.map((step) => ({
+    steps.map((step) => ({
       title: `${name} › ${step.id}: ${step.summary}`,
       task: async (_: unknown, task: { output: string; title: string }) => {
         // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
@@ -63,16 +73,16 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
   );
   await tasks.run();
 
-  const validation = plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
+  const validation = !options.artifactOnly && plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
   const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
   const artifactDir = await publishArtifact(
     context.outRoot,
     name,
     artifactStep.dir,
-    (files) => buildManifest(plan, outputs, toolchains, files, validation),
+    (files) => buildManifest(plan, outputs, toolchains, files, validation || undefined),
     validation ? { 'validation.json': validation } : {},
   );
-  return { recipe: name, artifactDir, steps: outputs, validation };
+  return { recipe: name, artifactDir, steps: outputs, validation: validation || undefined };
 }
 
 /** Progress is for people and goes to stderr, so stdout carries only results (--json). */

@@ -1,0 +1,61 @@
+import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+
+// Concurrency of the step cache and bit-for-bit rebuilds, with the real converters.
+
+const TIMEOUT = 1_800_000;
+const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
+
+/** A cache with no step outputs yet, sharing the venvs (they come from hash-checked locks). */
+async function freshCache(root: string): Promise<string> {
+  const cache = path.join(root, 'cache');
+  await mkdir(cache, { recursive: true });
+  for (const shared of ['toolchains', 'tools']) {
+    await mkdir(path.join(SHARED_CACHE, shared), { recursive: true });
+    await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
+  }
+  return cache;
+}
+
+describe('step cache under concurrency, and phiforge verify', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await workspace();
+    // Make sure the venvs exist before four builds race for them.
+    expect((await runCli(['toolchain', 'install', '--cache-dir', SHARED_CACHE], { cwd })).exitCode).toBe(0);
+  }, TIMEOUT);
+
+  it('4 concurrent builds of one recipe into one cache: one export, four successes, identical artifacts', async () => {
+    const cache = await freshCache(cwd);
+    const results = await Promise.all([0, 1, 2, 3].map((index) => runCli(['build', DEMO, '--cache-dir', cache, '--out', `dist-${index}`, '--json'], { cwd })));
+    for (const result of results) expect(result.exitCode, result.stderr).toBe(0);
+    const exportRuns = results.map((result) => JSON.parse(result.stdout).results[0].steps.find((step: { id: string }) => step.id === 'export'));
+    expect(exportRuns.filter((step) => !step.reused)).toHaveLength(1);
+    expect(new Set(exportRuns.map((step) => step.key)).size).toBe(1);
+    const digests = await Promise.all([0, 1, 2, 3].map(async (index) => JSON.stringify(JSON.parse(await readFile(path.join(cwd, `dist-${index}`, 'phi3-tiny-int4-ov', 'manifest.json'), 'utf8')).files)));
+    expect(new Set(digests).size).toBe(1);
+  }, TIMEOUT);
+
+  it('verify rebuilds the demo from its manifest in a fresh cache with identical digests, and names a file that changed', async () => {
+    const artifact = path.join(cwd, 'dist-0', 'phi3-tiny-int4-ov');
+    const same = await runCli(['verify', artifact, '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+    expect(same.exitCode, same.stderr).toBe(0);
+    const report = JSON.parse(same.stdout);
+    expect(report).toMatchObject({ identical: true, differing: [], missing: [], extra: [] });
+    expect(report.identicalFiles).toContain('openvino_model.bin');
+
+    // A published artifact whose recorded bytes differ from what its inputs produce.
+    const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
+    const bin = manifest.files.find((file: { path: string }) => file.path === 'openvino_model.bin');
+    bin.sha256 = '0'.repeat(64);
+    await writeFile(path.join(artifact, 'manifest.json'), JSON.stringify(manifest));
+    const changed = await runCli(['verify', artifact, '--cache-dir', SHARED_CACHE], { cwd });
+    expect(changed.exitCode).toBe(1);
+    expect(changed.stdout).toContain('differs: openvino_model.bin');
+    expect(changed.stderr).toContain('was not reproduced bit for bit');
+    // The fresh cache of each rebuild is removed afterwards.
+    expect((await readdir(SHARED_CACHE)).filter((name) => name.startsWith('verify-'))).toEqual([]);
+  }, TIMEOUT);
+});

@@ -1,0 +1,41 @@
+import { existsSync } from 'node:fs';
+import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, workspace } from '../support/cli.js';
+
+async function entry(cache: string, key: string, options: { committed: boolean; lastUsedDaysAgo?: number }) {
+  const dir = path.join(cache, 'steps', key);
+  await mkdir(path.join(dir, 'out'), { recursive: true });
+  await writeFile(path.join(dir, 'out', 'file.bin'), 'x'.repeat(1024));
+  await writeFile(path.join(dir, 'entry.json'), JSON.stringify({ key, kind: 'fake-kind', files: [] }));
+  if (options.committed) {
+    await writeFile(path.join(dir, 'COMMITTED'), '');
+    const when = new Date(Date.now() - (options.lastUsedDaysAgo ?? 0) * 86_400_000);
+    await utimes(path.join(dir, 'COMMITTED'), when, when);
+  }
+}
+
+describe('phiforge cache', () => {
+  it('ls lists entries; gc removes unfinished ones and, with --older-than, unused ones; clean empties it', async () => {
+    const cwd = await workspace();
+    const cache = path.join(cwd, 'cache');
+    await entry(cache, 'a'.repeat(64), { committed: true });
+    await entry(cache, 'b'.repeat(64), { committed: false });
+    await entry(cache, 'c'.repeat(64), { committed: true, lastUsedDaysAgo: 30 });
+
+    const listed = await runCli(['cache', 'ls', '--json'], { cwd });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout).steps.map((row: { committed: boolean }) => row.committed).sort()).toEqual([false, true, true]);
+
+    const gc = await runCli(['cache', 'gc', '--older-than', '7'], { cwd });
+    expect(gc.exitCode, gc.stderr).toBe(0);
+    expect(gc.stdout).toContain('unfinished');
+    expect(existsSync(path.join(cache, 'steps', 'a'.repeat(64)))).toBe(true);
+    expect(existsSync(path.join(cache, 'steps', 'b'.repeat(64)))).toBe(false);
+    expect(existsSync(path.join(cache, 'steps', 'c'.repeat(64)))).toBe(false);
+
+    expect((await runCli(['cache', 'clean'], { cwd })).exitCode).toBe(0);
+    expect(existsSync(path.join(cache, 'steps'))).toBe(false);
+  });
+});

@@ -10,6 +10,8 @@ export interface Context {
   outRoot: string;
   verbose: boolean;
   json: boolean;
+  /** Run NPU targets through NPUW on the CPU when no NPU is present (results are labelled emulated). */
+  emulateNpu: boolean;
   /** The Python interpreter new venvs are made from. */
   python: string;
   /** Progress and diagnostics for people: always stderr, so stdout stays clean for --json. */

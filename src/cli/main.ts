@@ -20,11 +20,13 @@ export function contextFrom(options: GlobalOptions): Context {
     json: options.json,
     verbose: options.verbose,
     python: process.env.PHIFORGE_PYTHON || 'python3',
+    emulateNpu: Boolean((options as GlobalOptions & { 'emulate-npu'?: boolean })['emulate-npu']),
     say: (line) => process.stderr.write(`${line}\n`),
   };
 }
 
 const VALIDATION_OPTIONS = {
+  'emulate-npu': { type: 'boolean', default: false, describe: 'Without an NPU, compile and run NPU targets through NPUW on the CPU (labelled emulated)' },
   'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
   junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
 } as const;
@@ -95,6 +97,13 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
           async (args) => (await import('./commands/cache.js')).clean(contextFrom(args), args.all),
         )
         .demandCommand(1, 'Name a cache command: ls, gc or clean.'),
+    )
+    .command(
+      'doctor [recipe]',
+      'Show what this machine offers: system, Python, toolchains, devices; with a recipe, what its build needs',
+      (command) =>
+        command.positional('recipe', { type: 'string' }).option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
+      async (args) => (await import('./commands/doctor.js')).doctor(contextFrom(args), args.recipe, args.model),
     )
     .command('toolchain', 'Manage the Python toolchains', (command) =>
       command

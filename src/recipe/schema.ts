@@ -204,6 +204,15 @@ const ValidateSchema = z.strictObject({
 
 export type ValidateSettings = z.output<typeof ValidateSchema>;
 
+const NpuSchema = z.strictObject({
+  max_prompt_len: z.number().int().positive().default(1024).meta({ description: 'Longest prompt the compiled NPU model accepts (MAX_PROMPT_LEN).' }),
+  min_response_len: z.number().int().positive().default(128).meta({ description: 'Tokens always left for the answer (MIN_RESPONSE_LEN).' }),
+  weights_in_blob: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'Put the weights into the compiled blob (CACHE_MODE OPTIMIZE_SPEED); false ships a weightless blob loaded with WEIGHTS_PATH.' }),
+});
+
 export const RecipeSchema = z
   .strictObject({
     name: z.string().regex(SLUG, 'name must be lower-case letters, digits, ".", "_" or "-"').meta({
@@ -216,6 +225,20 @@ export const RecipeSchema = z
     quantization: QuantizationSchema,
     targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
     validate: ValidateSchema.prefault({}),
+    npu: NpuSchema.prefault({}).meta({ description: 'How the NPU blob is compiled (pipeline openvino-npu).' }),
+  })
+  .superRefine((recipe, ctx) => {
+    // OpenVINO's NPU guide: the NPU runs symmetric INT4 with every layer in 4 bits, group 128 or channel-wise.
+    if (!recipe.targets.some((target) => target.device === 'NPU')) return;
+    const { quantization: q } = recipe;
+    const hint = 'The NPU needs weight_format int4, sym: true, ratio: 1.0 and group_size 128 or -1 (OpenVINO NPU guide).';
+    const refuse = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: ['quantization', key], message, params: { hint } });
+    if (q.weight_format !== 'int4') refuse('weight_format', `an NPU target needs int4 weights, not ${q.weight_format}`);
+    else {
+      if (q.sym !== true) refuse('sym', 'an NPU target needs symmetric weights (sym: true); the NPU has no zero points');
+      if (q.ratio !== undefined && q.ratio < 1) refuse('ratio', `an NPU target needs ratio 1.0 (every layer in 4 bits), not ${q.ratio}`);
+      if (q.group_size !== undefined && q.group_size !== 128 && q.group_size !== -1) refuse('group_size', `an NPU target needs group_size 128 or -1, not ${q.group_size}`);
+    }
   })
   .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets.' });
 

@@ -25,6 +25,11 @@ export function validationTable(report: ValidationReport): string {
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row.length > 2 || column < 2 ? (row[column] ?? '').length : 0))));
   const format = (row: string[]) => (row.length === 2 ? `${row[0].padEnd(widths[0])}  ${row[1]}` : row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
   const lines = [`${report.recipe} · ${report.backend} · ${report.passed ? 'passed' : 'FAILED'}`, format(header), ...rows.map(format)];
+  for (const target of report.targets) {
+    if (target.cpu_agreement) {
+      lines.push(`  ${target.device} (emulated): same tokens as the plain CPU pipeline on ${target.cpu_agreement.identical}/${target.cpu_agreement.prompts} prompt(s); its latency is the CPU's, not an NPU's`);
+    }
+  }
   for (const failure of report.failures) lines.push(`  ✗ ${failure}`);
   return lines.join('\n');
 }

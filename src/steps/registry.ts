@@ -1,4 +1,5 @@
 import { answerSimilarity } from './answer-similarity.js';
+import { compileNpuBlob } from './compile-npu-blob.js';
 import { modelSource } from './model-source.js';
 import { optimumExportOpenVino } from './optimum-export-openvino.js';
 import { referenceAnswers } from './reference-answers.js';
@@ -9,6 +10,7 @@ import type { StepKind } from './types.js';
 export const STEP_KINDS: Record<string, StepKind> = {
   'model-source': modelSource,
   'optimum-export-openvino': optimumExportOpenVino,
+  'compile-npu-blob': compileNpuBlob,
   'reference-answers': referenceAnswers,
   'validate-openvino': validateOpenVino,
   'answer-similarity': answerSimilarity,

@@ -15,7 +15,7 @@ export function openVinoProperties(target: Target): Record<string, string> {
 /** Runs the exported IR with OpenVINO GenAI on every target device; figures and answers go to runs.json. */
 export const validateOpenVino: StepKind = {
   async plan(input) {
-    const { validate, targets } = input.recipe.recipe;
+    const { validate, targets, npu } = input.recipe.recipe;
     const artifactDir = input.upstream[input.definition.needs[0]].outDir;
     const script = toolchainScript(input.toolchain!, 'run_genai.py');
     const request = {
@@ -24,7 +24,11 @@ export const validateOpenVino: StepKind = {
       repetitions: validate.repetitions,
       warmup: validate.warmup,
       prompts: promptsWithIds(validate).map(({ id, messages }) => ({ id, messages })),
-      targets: targets.map((target) => ({ device: target.device, properties: openVinoProperties(target) })),
+      targets: targets.map((target) => ({
+        device: target.device,
+        properties: openVinoProperties(target),
+        ...(target.device === 'NPU' ? { npu: { ...npu, weightless: !npu.weights_in_blob, emulate: input.context.emulateNpu } } : {}),
+      })),
     };
     return planCommandStep(input, `run on ${targets.map((target) => target.device).join(', ')} with OpenVINO GenAI`, {
       kindVersion: 1,

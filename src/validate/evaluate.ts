@@ -37,6 +37,7 @@ export interface TargetReport {
   status: 'passed' | 'failed' | 'skipped';
   reason?: string;
   emulated: boolean;
+  cpu_agreement?: { prompts: number; identical: number };
   figures?: { ttft_ms: Spread; tpot_ms: Spread; tokens_per_s: Spread; load_ms: number; peak_rss_mb: number; runs: number };
   agreement?: { prompts: number; identical: number; match_tokens_mean: number; similarity_mean: number | null };
   prompts: PromptReport[];
@@ -138,7 +139,7 @@ export function evaluate(input: EvaluationInput): ValidationReport {
       );
     }
     const failed = gateResults.some((gate) => !gate.passed) || prompts.some((prompt) => prompt.checks.some((check) => !check.passed));
-    return { device: run.device, status: failed ? 'failed' : 'passed', emulated: Boolean(run.emulated), figures, agreement, prompts, gates: gateResults };
+    return { device: run.device, status: failed ? 'failed' : 'passed', emulated: Boolean(run.emulated), cpu_agreement: run.cpu_agreement, figures, agreement, prompts, gates: gateResults };
   });
 
   return { recipe: input.recipe.name, backend: input.backend, passed: failures.length === 0, available: input.runs.available, targets, failures };

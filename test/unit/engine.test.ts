@@ -18,7 +18,7 @@ const RECIPE = 'name: fake\nmodel:\n  synthetic: phi3-mini-tiny\npipeline: openv
 async function setup() {
   const root = await workspace({ 'recipe.yaml': RECIPE });
   const lines: string[] = [];
-  const context: Context = { cacheRoot: path.join(root, 'cache'), outRoot: path.join(root, 'dist'), verbose: false, json: true, python: 'python3', say: (line) => lines.push(line) };
+  const context: Context = { cacheRoot: path.join(root, 'cache'), outRoot: path.join(root, 'dist'), verbose: false, json: true, python: 'python3', emulateNpu: false, say: (line) => lines.push(line) };
   const recipe = await loadRecipe(path.join(root, 'recipe.yaml'));
   return { root, context, recipe, lines };
 }

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../../context.js';
+import { checkResources } from '../../doctor/resources.js';
 import { executePlan, type ExecuteOptions } from '../../engine/build.js';
 import { GateFailedError, PhiforgeError } from '../../errors.js';
 import { planRecipe } from '../../pipeline/plan.js';
@@ -38,6 +39,7 @@ export async function runRecipes(context: Context, loaders: Array<() => Promise<
   for (const [index, load] of loaders.entries()) {
     try {
       const plan = await planRecipe(context, await load());
+      for (const warning of (await checkResources(context, plan, { download: false })).warnings) context.say(`warning: ${warning}`);
       const result = await executePlan(context, plan, options);
       outcomes.push({
         recipe: labels[index],

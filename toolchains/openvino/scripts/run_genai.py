@@ -17,6 +17,7 @@ Result:  {"openvino": str, "openvino_genai": str, "available": [{"device": str, 
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -67,22 +68,54 @@ def measure(pipe, config, inputs, repetitions: int, warmup: int, totals: list):
     return runs, tokens
 
 
-def run_target(request: dict, target: dict) -> dict:
-    started = time.perf_counter()
-    pipe = ov_genai.LLMPipeline(request["model_dir"], target["device"], **target.get("properties", {}))
-    load_ms = (time.perf_counter() - started) * 1000
+def npu_properties(request: dict, target: dict, emulate: bool) -> dict:
+    """Import the compiled blob instead of compiling; through NPUW on the CPU when emulating."""
+    npu = target["npu"]
+    properties = {"MAX_PROMPT_LEN": npu["max_prompt_len"], "MIN_RESPONSE_LEN": npu["min_response_len"]}
+    blob = os.path.join(request["model_dir"], "openvino_model.blob")
+    if os.path.exists(blob):
+        properties["BLOB_PATH"] = blob
+        if npu.get("weightless"):
+            properties["WEIGHTS_PATH"] = os.path.join(request["model_dir"], "openvino_model.bin")
+    if emulate:
+        properties |= {"NPUW_DEVICES": "CPU", "NPUW_ONLINE_PIPELINE": "NONE"}
+    return properties
+
+
+def generate_all(pipe, request: dict, label: str, repetitions: int, warmup: int, measured: list) -> list:
     tokenizer = pipe.get_tokenizer()
     config = pipe.get_generation_config()
     config.max_new_tokens = request["max_new_tokens"]
     config.do_sample = False
-    prompts, measured = [], []
+    prompts = []
     for prompt in request["prompts"]:
         text = tokenizer.apply_chat_template(prompt["messages"], add_generation_prompt=True)
         inputs = tokenizer.encode(text, add_special_tokens=False)
-        runs, tokens = measure(pipe, config, inputs, request["repetitions"], request["warmup"], measured)
+        runs, tokens = measure(pipe, config, inputs, repetitions, warmup, measured)
         prompts.append({"id": prompt["id"], "token_ids": tokens, "text": tokenizer.decode(tokens), "runs": runs})
-        print(f"{target['device']} {prompt['id']}: {len(tokens)} tokens", file=sys.stderr)
+        print(f"{label} {prompt['id']}: {len(tokens)} tokens", file=sys.stderr)
+    return prompts
+
+
+def run_target(request: dict, target: dict, emulate: bool = False) -> dict:
+    properties = dict(target.get("properties", {}))
+    if target["device"] == "NPU":
+        properties |= npu_properties(request, target, emulate)
+    started = time.perf_counter()
+    pipe = ov_genai.LLMPipeline(request["model_dir"], target["device"], **properties)
+    load_ms = (time.perf_counter() - started) * 1000
+    measured = []
+    prompts = generate_all(pipe, request, target["device"], request["repetitions"], request["warmup"], measured)
+    extra = {}
+    if emulate:
+        # Emulation must not change answers: compare with the plain CPU pipeline at full precision.
+        del pipe
+        cpu = ov_genai.LLMPipeline(request["model_dir"], "CPU", INFERENCE_PRECISION_HINT="f32")
+        plain = generate_all(cpu, request, "CPU (plain, for comparison)", 1, 0, [])
+        same = [a["token_ids"] == b["token_ids"] for a, b in zip(prompts, plain)]
+        extra = {"emulated": True, "cpu_agreement": {"prompts": len(same), "identical": sum(same)}}
     return {
+        **extra,
         "device": target["device"],
         "status": "ran",
         "load_ms": load_ms,
@@ -114,6 +147,8 @@ def main() -> int:
     for target in request["targets"]:
         if is_present(target["device"], available):
             targets.append(run_target(request, target))
+        elif target["device"] == "NPU" and target.get("npu", {}).get("emulate"):
+            targets.append(run_target(request, target, emulate=True))
         else:
             present = ", ".join(entry["device"] for entry in available) or "none"
             targets.append({"device": target["device"], "status": "skipped", "reason": f"device {target['device']} not present (available: {present})"})

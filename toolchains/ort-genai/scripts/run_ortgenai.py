@@ -32,6 +32,7 @@ Result:  {"onnxruntime": str, "onnxruntime_genai": str, "available": [{"device":
 
 import argparse
 import contextlib
+import ctypes
 import json
 import os
 import resource
@@ -51,19 +52,53 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def discover() -> list:
-    """The targets ONNX Runtime offers here. Providers phiforge has no target for are left out."""
+def cuda_devices() -> list:
+    """Names of the CUDA devices the NVIDIA driver reports; empty without a driver or a GPU.
+
+    onnxruntime-gpu lists CUDAExecutionProvider wherever it is installed, GPU or not, so the driver
+    is asked directly (libcuda is the driver itself, not a toolkit library).
+    """
+    try:
+        driver = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+    except OSError:
+        return []
+    count = ctypes.c_int(0)
+    if driver.cuInit(0) != 0 or driver.cuDeviceGetCount(ctypes.byref(count)) != 0:
+        return []
+    names = []
+    for ordinal in range(count.value):
+        device, name = ctypes.c_int(0), ctypes.create_string_buffer(256)
+        if driver.cuDeviceGet(ctypes.byref(device), ordinal) == 0 and driver.cuDeviceGetName(name, 256, device) == 0:
+            names.append(name.value.decode(errors="replace"))
+        else:
+            names.append(f"CUDA device {ordinal}")
+    return names
+
+
+def discover() -> tuple:
+    """The targets ONNX Runtime can run here, and why a provider it has is unusable.
+
+    Providers phiforge has no target for (TensorRT, Azure, ...) are left out.
+    """
     hardware = {}
     # get_ep_devices (ONNX Runtime 1.22+) names the hardware behind a provider; older ones lack it.
     for ep_device in getattr(ort, "get_ep_devices", lambda: [])():
         device = ep_device.device
         hardware.setdefault(ep_device.ep_name, f"{device.vendor} {str(device.type).rsplit('.', 1)[-1]}")
-    available = []
+    available, unusable = [], {}
     for provider in ort.get_available_providers():
-        if provider in PROVIDERS:
-            name = f"{provider} ({hardware[provider]})" if provider in hardware else provider
-            available.append({"device": PROVIDERS[provider], "name": name})
-    return available
+        if provider not in PROVIDERS:
+            continue
+        device = PROVIDERS[provider]
+        name = f"{provider} ({hardware[provider]})" if provider in hardware else provider
+        if device == "cuda":
+            gpus = cuda_devices()
+            if not gpus:
+                unusable[device] = f"onnxruntime has {provider} but the NVIDIA driver reports no CUDA device"
+                continue
+            name = f"{provider} ({', '.join(gpus)})"
+        available.append({"device": device, "name": name})
+    return available, unusable
 
 
 def preload_cuda_libraries() -> None:
@@ -226,7 +261,7 @@ def main() -> int:
     with open(args.request, encoding="utf-8") as handle:
         request = json.load(handle)
 
-    available = discover()
+    available, unusable = discover()
     present = [entry["device"] for entry in available]
     if "cuda" in present and any(target["device"] == "cuda" for target in request["targets"]):
         preload_cuda_libraries()
@@ -247,6 +282,8 @@ def main() -> int:
             targets.append({**result, "structural": True, "reason": STRUCTURAL_REASON})
         else:
             reason = f"provider {device} not present (available: {', '.join(present) or 'none'})"
+            if device in unusable:
+                reason += f": {unusable[device]}"
             targets.append({"device": device, "status": "skipped", "reason": reason})
 
     with open(args.result, "w", encoding="utf-8") as handle:

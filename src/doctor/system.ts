@@ -1,0 +1,37 @@
+import { mkdirSync } from 'node:fs';
+import { readFile, statfs } from 'node:fs/promises';
+import os from 'node:os';
+import { execa } from 'execa';
+
+export interface SystemFacts {
+  os: string;
+  cpu: string;
+  cores: number;
+  /** The instruction-set extensions that decide OpenVINO's CPU kernels (and its default bf16 precision). */
+  cpuFlags: string[];
+  memoryBytes: number;
+  freeMemoryBytes: number;
+  cacheDiskFreeBytes?: number;
+  python?: string;
+}
+
+const INTERESTING_FLAGS = ['avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'avx_vnni', 'amx_bf16', 'amx_int8', 'amx_tile'];
+
+export async function systemFacts(cacheRoot: string, python: string): Promise<SystemFacts> {
+  const flags: string[] = await readFile('/proc/cpuinfo', 'utf8').then((text) => /^flags\s*:\s*(.*)$/m.exec(text)?.[1].split(/\s+/) ?? [], () => []);
+  mkdirSync(cacheRoot, { recursive: true });
+  const disk = await statfs(cacheRoot).catch(() => undefined);
+  const probe = await execa(python, ['--version'], { reject: false });
+  return {
+    os: `${os.type()} ${os.release()} ${os.arch()}`,
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    cores: os.cpus().length,
+    cpuFlags: INTERESTING_FLAGS.filter((flag) => flags.includes(flag)),
+    memoryBytes: os.totalmem(),
+    freeMemoryBytes: os.freemem(),
+    cacheDiskFreeBytes: disk ? disk.bavail * disk.bsize : undefined,
+    python: probe.exitCode === 0 ? probe.stdout.trim() || probe.stderr.trim() : undefined,
+  };
+}
+
+export const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;

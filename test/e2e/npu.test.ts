@@ -1,0 +1,72 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+
+// The NPU path with the real OpenVINO GenAI: compile, export and re-import the blob, emulated through
+// NPUW on the CPU since this machine has no NPU.
+
+const TIMEOUT = 900_000;
+const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml');
+const args = (...rest: string[]) => [...rest, '--cache-dir', SHARED_CACHE, '--out', 'dist'];
+
+describe('NPU recipes', () => {
+  let cwd: string;
+  beforeAll(async () => {
+    cwd = await workspace();
+  });
+
+  it('--emulate-npu ships a blob, re-imports it with the same answers as the plain CPU pipeline, and labels everything emulated', async () => {
+    const result = await runCli(args('build', DEMO, '--emulate-npu', '--junit', 'junit.xml'), { cwd });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const artifact = path.join(cwd, 'dist', 'phi3-tiny-int4-npu');
+    expect(existsSync(path.join(artifact, 'openvino_model.blob'))).toBe(true);
+    const npu = JSON.parse(await readFile(path.join(artifact, 'npu.json'), 'utf8'));
+    expect(npu).toMatchObject({ compiled: true, emulated: true, npu_driver: null, max_prompt_len: 256, min_response_len: 64 });
+    expect(npu.openvino).toMatch(/^2026\.4\.1/);
+
+    expect(result.stdout).toContain('NPU (emulated)  passed');
+    expect(result.stdout).toMatch(/NPU \(emulated\): same tokens as the plain CPU pipeline on 1\/1 prompt\(s\); its latency is the CPU's, not an NPU's/);
+    const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
+    expect(manifest.validation.targets[0]).toMatchObject({ device: 'NPU', emulated: true, status: 'passed' });
+    expect(manifest.steps.find((step: { id: string }) => step.id === 'compile').facts.npu.emulated).toBe(true);
+    expect(await readFile(path.join(cwd, 'junit.xml'), 'utf8')).toContain('classname="phi3-tiny-int4-npu.NPU.emulated"');
+  }, TIMEOUT);
+
+  it('without --emulate-npu the NPU target is skipped (exit 0), and --require-device fails it', async () => {
+    const skipped = await runCli(args('build', DEMO), { cwd });
+    expect(skipped.exitCode, skipped.stderr).toBe(0);
+    expect(skipped.stdout).toContain('skipped: device NPU not present (available: CPU)');
+    const required = await runCli(args('build', DEMO, '--require-device'), { cwd });
+    expect(required.exitCode).toBe(1);
+    expect(required.stderr).toContain('NPU: device NPU not present (available: CPU) and --require-device is set');
+  }, TIMEOUT);
+
+  it('refuses an NPU recipe with asymmetric weights before anything runs', async () => {
+    const recipe = (await readFile(DEMO, 'utf8')).replace('sym: true', 'sym: false');
+    const bad = await workspace({ 'npu.yaml': recipe });
+    const result = await runCli(['build', 'npu.yaml', '--cache-dir', path.join(bad, 'cache')], { cwd: bad });
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/npu\.yaml:\d+:\d+ quantization\.sym: an NPU target needs symmetric weights/);
+    expect(result.stderr).toContain('hint: The NPU needs weight_format int4, sym: true, ratio: 1.0 and group_size 128 or -1');
+    expect(existsSync(path.join(bad, 'cache'))).toBe(false);
+  });
+});
+
+describe('phiforge doctor', () => {
+  it('lists the system, toolchains and OpenVINO devices, and estimates the real Phi-3-mini export', async () => {
+    const cwd = await workspace({
+      // Phi-3-mini-4k-instruct's published config.json sizes: enough for the estimate, no weights needed.
+      'phi3-config/config.json': JSON.stringify({ model_type: 'phi3', hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064, tie_word_embeddings: false }),
+    });
+    const result = await runCli(['doctor', path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml'), '--model', 'phi3-config', '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout);
+    expect(report.system.cores).toBeGreaterThan(0);
+    expect(report.toolchains.map((toolchain: { name: string }) => toolchain.name)).toContain('openvino');
+    expect(report.openvino.devices.map((device: { device: string }) => device.device)).toContain('CPU');
+    expect(report.resources.estimate.parameters / 1e9).toBeCloseTo(3.82, 1);
+    expect(report.resources.estimate.exportMemoryBytes / 2 ** 30).toBeGreaterThan(20);
+  });
+});

@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Derive one OpenVINO variant (FP16, INT8, INT4) from a base export, as optimum-cli would make it.
+
+`optimum-cli export openvino --weight-format F ...` traces the PyTorch model again for every F,
+which is the slow part. phiforge converts each model once (export_base.py: the checkpoint traced
+in its own dtype, no weight compression) and derives every variant from that IR here, with the
+steps optimum-intel 2.2.0 runs after its own conversion:
+
+- int4 / int8: optimum saves the traced IR uncompressed, reads it back and calls
+  nncf.compress_weights on it (quantization.py, _weight_only_quantization) with the arguments its
+  OVWeightQuantizationConfig.to_nncf_dict() builds from the CLI flags; it drops the
+  KV_CACHE_PRECISION=f16 runtime option (left for unquantized models only), records the NNCF
+  version under rt_info "optimum", saves without FP16 compression and writes openvino_config.json.
+  This script does the same on the base IR, so the result is the direct export's, byte for byte,
+  except the names NNCF gives the nodes it creates (Convert_<n>, Reshape_<n>, Constant_<n>), whose
+  <n> is a process-wide node counter.
+- fp16: optimum loads a bf16/fp16 checkpoint as fp16 before tracing, then saves with
+  compress_to_fp16. From a bf16 base the weights are rounded bf16 -> fp16 here (what torch's cast
+  does: round to nearest even), and the IR is saved with compress_to_fp16 as optimum does.
+- fp32: only from a float32 base, which then is the fp32 export already.
+
+Every other file of the export (tokenizer and detokenizer IRs, config.json, generation config,
+tokenizer files, chat template) is copied from the base; config.json's "dtype" becomes "float16"
+for fp16, as optimum records the dtype it loaded the model in.
+
+Contract (like every phiforge script):
+
+    python derive_variant.py --request REQ.json --result RES.json
+
+REQ: {"base_dir": "<folder written by export_base.py>",
+      "output_dir": "<existing empty folder>",
+      "quantization": {"weight_format": "fp16" | "int8" | "int4" | "fp32",
+                       "group_size": int, "ratio": float, "sym": bool,        (int4: all required)
+                       "backup_precision": "none" | "int8_sym" | "int8_asym"}, (int4 only, optional)
+      "model": "<the --model argument of the equivalent optimum-cli export>"}   (optional)
+RES: {"files": [<file names in output_dir>],
+      "applied": {"weight_format", "base_dtype", "config_dtype",
+                  "nncf_arguments": {...} | null,        the nncf.compress_weights call, as JSON
+                  "weight_compression": {...} | null,    what NNCF recorded in the IR's rt_info
+                  "converted_bf16_constants": int}}      fp16 from a bf16 base only
+
+optimum writes its --model argument verbatim into openvino_config.json (quantization_config
+.tokenizer) of INT4/INT8 exports; "model" supplies it (null when absent). group_size and ratio are
+ignored for int8, as optimum-cli ignores them (channel-wise, all layers).
+
+Logs go to stderr only; bad input exits with status 2 and a one-line message.
+"""
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+
+log = logging.getLogger("derive_variant")
+
+MODEL_XML = "openvino_model.xml"
+MODEL_BIN = "openvino_model.bin"
+OPTIMUM_CONFIG = "openvino_config.json"
+WEIGHT_FORMATS = ("fp32", "fp16", "int8", "int4")
+BACKUP_PRECISIONS = ("none", "int8_sym", "int8_asym")
+QUANTIZATION_KEYS = {"weight_format", "group_size", "ratio", "sym", "backup_precision"}
+# torch dtypes as config.json names them; optimum loads these checkpoints as fp16 for an fp16 export.
+HALF_DTYPES = ("bfloat16", "float16")
+
+
+class RequestError(Exception):
+    """Bad input: reported as one line, exit status 2."""
+
+
+# --- Request ------------------------------------------------------------------------------------
+
+
+def load_request(path: Path) -> dict:
+    try:
+        request = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise RequestError(f"cannot read request {path}: {err}") from err
+    if not isinstance(request, dict):
+        raise RequestError("the request must be a JSON object")
+    unknown = set(request) - {"base_dir", "output_dir", "quantization", "model"}
+    if unknown:
+        raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")
+
+    base_dir = request.get("base_dir")
+    if not isinstance(base_dir, str) or not Path(base_dir).is_dir():
+        raise RequestError(f"base_dir must be an existing folder, got {base_dir!r}")
+    for name in (MODEL_XML, MODEL_BIN, "config.json"):
+        if not (Path(base_dir) / name).is_file():
+            raise RequestError(f"base_dir {base_dir} has no {name}: it is not an OpenVINO export")
+    output_dir = request.get("output_dir")
+    if not isinstance(output_dir, str) or not Path(output_dir).is_dir():
+        raise RequestError(f"output_dir must be an existing folder, got {output_dir!r}")
+    if any(Path(output_dir).iterdir()):
+        raise RequestError(f"output_dir {output_dir} is not empty")
+    if Path(output_dir).resolve() == Path(base_dir).resolve():
+        raise RequestError("output_dir must differ from base_dir")
+    if request.get("model") is not None and not isinstance(request["model"], str):
+        raise RequestError("model must be a string (the --model argument of the direct export)")
+    request["quantization"] = check_quantization(request.get("quantization"))
+    return request
+
+
+def check_quantization(quantization) -> dict:
+    if not isinstance(quantization, dict):
+        raise RequestError("quantization must be an object with at least weight_format")
+    unknown = set(quantization) - QUANTIZATION_KEYS
+    if unknown:
+        raise RequestError(f"unknown quantization keys: {', '.join(sorted(unknown))}")
+    weight_format = quantization.get("weight_format")
+    if weight_format not in WEIGHT_FORMATS:
+        raise RequestError(f"quantization.weight_format must be one of {', '.join(WEIGHT_FORMATS)}, got {weight_format!r}")
+    sym = quantization.get("sym", False)
+    if not isinstance(sym, bool):
+        raise RequestError(f"quantization.sym must be true or false, got {sym!r}")
+    backup = quantization.get("backup_precision")
+    if backup is not None and backup not in BACKUP_PRECISIONS:
+        raise RequestError(f"quantization.backup_precision must be one of {', '.join(BACKUP_PRECISIONS)}, got {backup!r}")
+    checked = {"weight_format": weight_format, "sym": sym, "backup_precision": backup}
+
+    if weight_format == "int4":
+        group_size = quantization.get("group_size")
+        ratio = quantization.get("ratio")
+        # bool is an int in Python: reject true/false explicitly.
+        if not isinstance(group_size, int) or isinstance(group_size, bool) or not (group_size == -1 or group_size > 0):
+            raise RequestError(f"quantization.group_size must be -1 (channel-wise) or a positive integer for int4, got {group_size!r}")
+        if not isinstance(ratio, (int, float)) or isinstance(ratio, bool) or not 0 < ratio <= 1:
+            raise RequestError(f"quantization.ratio must be a number in (0, 1] for int4, got {ratio!r}")
+        # optimum-cli parses --ratio as a float: 1 and 1.0 must record the same rt_info ("1.0").
+        checked.update(group_size=group_size, ratio=float(ratio))
+    elif backup is not None:
+        # optimum's OVWeightQuantizationConfig refuses a backup precision for 8-bit compression.
+        raise RequestError(f"quantization.backup_precision applies to int4 only, not {weight_format}")
+    return checked
+
+
+# --- What optimum-intel 2.2.0 passes to NNCF ----------------------------------------------------
+
+
+def nncf_arguments(quantization: dict) -> dict:
+    """nncf.compress_weights keyword arguments, as optimum-intel 2.2.0 builds them for optimum-cli.
+
+    optimum-cli turns the flags into a dict (commands/export/openvino.py, prepare_wc_config), then
+    an OVWeightQuantizationConfig whose to_nncf_dict() gives these values; the dataset is None
+    (no --dataset), so every algorithm that needs data stays off.
+    """
+    import nncf
+
+    weight_format = quantization["weight_format"]
+    sym = quantization["sym"]
+    if weight_format == "int8":
+        # prepare_wc_config forces ratio 1.0 and channel-wise groups for 8 bits, whatever the flags.
+        mode = nncf.CompressWeightsMode.INT8_SYM if sym else nncf.CompressWeightsMode.INT8_ASYM
+        ratio, group_size, backup_mode = 1.0, -1, None
+    else:
+        mode = nncf.CompressWeightsMode.INT4_SYM if sym else nncf.CompressWeightsMode.INT4_ASYM
+        ratio, group_size = quantization["ratio"], quantization["group_size"]
+        backup = quantization["backup_precision"]
+        # None lets NNCF use its default backup (int8_asym), exactly like the CLI without the flag.
+        backup_mode = nncf.BackupMode(backup) if backup else None
+    return {
+        "mode": mode,
+        "ratio": ratio,
+        "group_size": group_size,
+        "ignored_scope": nncf.IgnoredScope(),
+        "all_layers": None,
+        "sensitivity_metric": None,
+        "subset_size": 128,
+        "awq": None,
+        "scale_estimation": None,
+        "gptq": None,
+        "lora_correction": None,
+        "backup_mode": backup_mode,
+    }
+
+
+def describe_arguments(arguments: dict) -> dict:
+    """The NNCF arguments as plain JSON for the result (enums by value, the empty ignored scope as [])."""
+    described = {}
+    for key, value in arguments.items():
+        if key == "ignored_scope":
+            value = {name: getattr(value, name) for name in ("names", "patterns", "types", "subgraphs") if getattr(value, name)}
+        elif hasattr(value, "value"):
+            value = value.value
+        described[key] = value
+    return described
+
+
+def optimum_config_text(model_argument) -> str:
+    """openvino_config.json exactly as optimum-intel 2.2.0 saves it after an optimum-cli INT4/INT8 export.
+
+    optimum wraps the weight config in an OVPipelineQuantizationConfig whose default_config holds
+    it; OVConfig.save_pretrained writes only the values that differ from the class defaults, which
+    leaves the pipeline's own fields, the tokenizer (optimum sets it to the --model argument,
+    verbatim) and versions. transformers' JSON layout: sorted keys, two-space indent, final newline.
+    """
+    config = {
+        "dtype": "",
+        "input_info": None,
+        "optimum_version": metadata.version("optimum"),
+        "output_attentions": False,
+        "quantization_config": {
+            "_dataset_kwargs": {},
+            "dataset": None,
+            "default_config": {"quant_method": "default"},
+            "ignored_scope": None,
+            "num_samples": None,
+            "processor": None,
+            "quantization_configs": {},
+            "tokenizer": model_argument,
+        },
+        "save_onnx_model": False,
+        "transformers_version": metadata.version("transformers"),
+    }
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+# --- The model IR -------------------------------------------------------------------------------
+
+
+def remove_f16_kv_cache_flag(model) -> None:
+    # optimum leaves KV_CACHE_PRECISION=f16 in unquantized exports only (and removes it when it
+    # quantizes one): a compressed model lets the runtime choose the KV cache precision.
+    if model.has_rt_info(["runtime_options", "KV_CACHE_PRECISION"]):
+        options = model.get_rt_info("runtime_options").value
+        if options["KV_CACHE_PRECISION"] == "f16":
+            options.pop("KV_CACHE_PRECISION")
+            model.set_rt_info(options, "runtime_options")
+
+
+def compress_weights(model, quantization: dict):
+    import nncf
+
+    if "nncf" in model.get_rt_info():
+        raise RequestError("the base IR is already compressed by NNCF (rt_info has an nncf section): derive from an uncompressed base")
+    arguments = nncf_arguments(quantization)
+    try:
+        compressed = nncf.compress_weights(model, dataset=None, **arguments)
+    except nncf.InvalidGroupSizeError as err:
+        # A group size that does not divide a layer's width is a recipe error, not a crash.
+        raise RequestError(f"group_size {quantization['group_size']} does not fit this model: {' '.join(str(err).split())}") from err
+    remove_f16_kv_cache_flag(compressed)
+    compressed.set_rt_info(metadata.version("nncf"), ["optimum", "nncf_version"])
+    return compressed, describe_arguments(arguments)
+
+
+def bf16_to_f16(model) -> int:
+    """Replace every bf16 weight constant by its fp16 rounding; returns how many were replaced.
+
+    A direct fp16 export of a bf16 checkpoint loads the weights as fp16 (torch rounds to nearest
+    even, overflow to inf) and traces that, so its graph is the bf16 base's with f16 constants in
+    place of bf16 ones. Only constants may be bf16 for that to hold: a graph that computes in bf16
+    would have been traced differently in fp16, so it is refused.
+    """
+    import numpy as np
+    import openvino as ov
+    from openvino import opset13
+
+    replaced = 0
+    for op in model.get_ordered_ops():
+        is_constant = op.get_type_name() == "Constant"
+        if any(output.get_element_type() == ov.Type.bf16 for output in op.outputs()) and not is_constant:
+            raise RuntimeError(f"the base computes in bf16 ({op.get_type_name()} {op.get_friendly_name()}): fp16 cannot be derived from it, export fp16 directly")
+        if not is_constant or op.get_element_type() != ov.Type.bf16:
+            continue
+        # OpenVINO hands bf16 data out as a 16-bit view; bf16 is the high half of an f32, so
+        # shifting the bits up gives the exact f32 value, which numpy then rounds to f16.
+        bits = op.get_tensor_view().data.view(np.uint16)
+        exact = (bits.astype(np.uint32) << 16).view(np.float32)
+        half = opset13.constant(exact.astype(np.float16).reshape(list(op.get_output_shape(0))), dtype=ov.Type.f16)
+        half.set_friendly_name(op.get_friendly_name())
+        half.output(0).get_tensor().set_names(op.output(0).get_names())
+        op.output(0).replace(half.output(0))
+        replaced += 1
+    return replaced
+
+
+def unmark_state_initializers(model) -> None:
+    """Make the KV-cache state initializers look as they do in optimum's memory when it saves fp16.
+
+    optimum builds each ReadValue's initializer (ShapeOf -> Concat -> Broadcast) with Python opset
+    calls after conversion, so in memory the Broadcast's shape input carries no precision_sensitive
+    mark; reading the IR back adds that mark. save_model's fp16 pass then tags the initializer's i64
+    shape constants DisablePrecisionConversion, which optimum's fp16 IR lacks. The tag only ever
+    concerns those integer constants (no computation changes either way); dropping the read-time
+    mark reproduces optimum's IR exactly.
+    """
+    for op in model.get_ops():
+        if op.get_type_name() != "ReadValue" or op.get_input_size() == 0:
+            continue
+        initializer = op.input_value(0).get_node()
+        if initializer.get_type_name() != "Broadcast":
+            continue
+        for port in initializer.inputs():
+            marks = port.get_rt_info()
+            for key in [key for key in marks.keys() if key.startswith("precision_sensitive")]:
+                del marks[key]
+
+
+def weight_compression_info(model):
+    """The nncf/weight_compression section NNCF wrote into rt_info, as {key: string}, or None."""
+    if not model.has_rt_info(["nncf", "weight_compression"]):
+        return None
+    section = model.get_rt_info(["nncf", "weight_compression"]).astype(dict)
+    return {key: value.astype(str) for key, value in sorted(section.items())}
+
+
+# --- The folder ---------------------------------------------------------------------------------
+
+
+def config_with_dtype(text: str, dtype: str) -> str:
+    """config.json with another "dtype", in transformers' exact layout (checked on the input)."""
+    config = json.loads(text)
+    if json.dumps(config, indent=2, sort_keys=True) + "\n" != text:
+        raise RuntimeError("the base config.json is not in transformers' layout; refusing to rewrite it")
+    config["dtype"] = dtype
+    return json.dumps(config, indent=2, sort_keys=True) + "\n"
+
+
+def copy_other_files(base_dir: Path, output_dir: Path, skip: set) -> None:
+    for source in sorted(base_dir.rglob("*")):
+        relative = source.relative_to(base_dir)
+        if source.is_dir() or str(relative) in skip:
+            continue
+        target = output_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # Contents only: the artifact's files must not depend on the base's timestamps or modes.
+        shutil.copyfile(source, target)
+
+
+def derive(request: dict) -> dict:
+    import openvino as ov
+
+    base_dir, output_dir = Path(request["base_dir"]), Path(request["output_dir"])
+    quantization = request["quantization"]
+    weight_format = quantization["weight_format"]
+    config_text = (base_dir / "config.json").read_text(encoding="utf-8")
+    base_config = json.loads(config_text)
+    base_dtype = base_config.get("dtype", base_config.get("torch_dtype"))
+    if (base_dir / OPTIMUM_CONFIG).exists():
+        raise RequestError(f"base_dir has an {OPTIMUM_CONFIG}: it is a quantized export, not a base")
+    if weight_format == "fp32" and base_dtype != "float32":
+        raise RequestError(f"fp32 cannot be derived from a {base_dtype} base (optimum traces fp32 in float32): export fp32 directly")
+
+    started = time.perf_counter()
+    model = ov.Core().read_model(base_dir / MODEL_XML)
+    applied = {"weight_format": weight_format, "base_dtype": base_dtype, "config_dtype": base_dtype,
+               "nncf_arguments": None, "weight_compression": None, "converted_bf16_constants": 0}
+    compress_to_fp16 = False
+    if weight_format in ("int4", "int8"):
+        model, applied["nncf_arguments"] = compress_weights(model, quantization)
+    elif weight_format == "fp16":
+        if "nncf" in model.get_rt_info():
+            raise RequestError("the base IR is already compressed by NNCF: derive from an uncompressed base")
+        applied["converted_bf16_constants"] = bf16_to_f16(model)
+        unmark_state_initializers(model)
+        compress_to_fp16 = True
+        if base_dtype in HALF_DTYPES:
+            applied["config_dtype"] = "float16"
+    log.info("%s model ready in %.1f s", weight_format, time.perf_counter() - started)
+
+    started = time.perf_counter()
+    ov.save_model(model, output_dir / MODEL_XML, compress_to_fp16=compress_to_fp16)
+    applied["weight_compression"] = weight_compression_info(model)
+    del model
+    skip = {MODEL_XML, MODEL_BIN}
+    if applied["config_dtype"] != base_dtype:
+        (output_dir / "config.json").write_text(config_with_dtype(config_text, applied["config_dtype"]), encoding="utf-8")
+        skip.add("config.json")
+    copy_other_files(base_dir, output_dir, skip)
+    if weight_format in ("int4", "int8"):
+        (output_dir / OPTIMUM_CONFIG).write_text(optimum_config_text(request.get("model")), encoding="utf-8")
+    log.info("saved in %.1f s", time.perf_counter() - started)
+    files = sorted(str(path.relative_to(output_dir)) for path in output_dir.rglob("*") if path.is_file())
+    return {"files": files, "applied": applied}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
+    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
+    args = parser.parse_args()
+    # Keep stdout clean for callers: NNCF logs through a handler bound to stdout and C++ code
+    # writes to fd 1, so send the descriptor itself to stderr.
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="derive_variant: %(message)s")
+
+    try:
+        request = load_request(args.request)
+        result = derive(request)
+    except RequestError as err:
+        log.error("error: %s", err)
+        return 2
+
+    args.result.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    log.info("%s: wrote %d files to %s", request["quantization"]["weight_format"], len(result["files"]), request["output_dir"])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -35,7 +35,6 @@ import contextlib
 import ctypes
 import json
 import os
-import resource
 import sys
 import time
 
@@ -50,6 +49,33 @@ STRUCTURAL_REASON = "DirectML not present: ran on the CPU provider as a structur
 
 def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far: targets run in order in this process.
+
+    DirectML only exists on Windows, which has no `resource` module: there the peak working set
+    comes from GetProcessMemoryInfo. On Linux ru_maxrss is in KiB.
+    """
+    if sys.platform != "win32":
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from ctypes import wintypes
+
+    class ProcessMemoryCounters(ctypes.Structure):
+        _fields_ = [("cb", wintypes.DWORD), ("PageFaultCount", wintypes.DWORD)] + [
+            (name, ctypes.c_size_t)
+            for name in ("PeakWorkingSetSize", "WorkingSetSize", "QuotaPeakPagedPoolUsage", "QuotaPagedPoolUsage",
+                         "QuotaPeakNonPagedPoolUsage", "QuotaNonPagedPoolUsage", "PagefileUsage", "PeakPagefileUsage")
+        ]
+
+    counters = ProcessMemoryCounters(cb=ctypes.sizeof(ProcessMemoryCounters))
+    kernel32, psapi = ctypes.WinDLL("kernel32"), ctypes.WinDLL("psapi")
+    kernel32.GetCurrentProcess.restype = wintypes.HANDLE
+    psapi.GetProcessMemoryInfo.argtypes = [wintypes.HANDLE, ctypes.POINTER(ProcessMemoryCounters), wintypes.DWORD]
+    psapi.GetProcessMemoryInfo(kernel32.GetCurrentProcess(), ctypes.byref(counters), counters.cb)
+    return counters.PeakWorkingSetSize / (1024 * 1024)
 
 
 def cuda_devices() -> list:
@@ -247,8 +273,7 @@ def run_target(og, request: dict, device: str, provider: str, properties: dict) 
         "provider": provider,
         "chat_template": "+".join(sorted(template_engines)),
         "load_ms": load_ms,
-        # ru_maxrss is the process's high-water mark in KiB on Linux: targets run in order in this process.
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb(),
         "prompts": prompts,
     }
 

@@ -39,6 +39,7 @@ import sys
 import time
 
 import onnxruntime as ort
+import onnxruntime_genai as og
 
 # ONNX Runtime's provider names for the targets phiforge knows.
 PROVIDERS = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "DmlExecutionProvider": "dml"}
@@ -131,15 +132,17 @@ def preload_cuda_libraries() -> None:
     """Loads the CUDA/cuDNN libraries of the nvidia-* wheels before the CUDA provider needs them.
 
     onnxruntime-gpu and onnxruntime-genai-cuda link against libcublas/libcudart/... by soname but do
-    not find them inside site-packages on their own; preload_dlls (onnxruntime-gpu 1.21+) loads them
-    from there. It prints progress with print(), which must not reach stdout.
+    not find them inside site-packages on their own ("Cuda interface not available: Failed to load
+    library: libcublasLt.so.13"); preload_dlls (onnxruntime-gpu 1.21+) loads them from there, and
+    GenAI's CUDA library, loaded only when a model asks for CUDA, then finds them already loaded.
+    It prints progress with print(), which must not reach stdout.
     """
     if hasattr(ort, "preload_dlls"):
         with contextlib.redirect_stdout(sys.stderr):
             ort.preload_dlls()
 
 
-def make_config(og, model_dir: str, provider: str, properties: dict):
+def make_config(model_dir: str, provider: str, properties: dict):
     """A GenAI config that runs on exactly `provider`.
 
     clear_providers() drops whatever provider genai_config.json names (a model built with -e dml
@@ -197,7 +200,7 @@ def render_template_with_jinja(model_dir: str, messages: list) -> str:
     return environment.from_string(template).render(messages=messages, add_generation_prompt=True, **specials)
 
 
-def prompt_text(og, tokenizer, model_dir: str, messages: list) -> tuple:
+def prompt_text(tokenizer, model_dir: str, messages: list) -> tuple:
     """The chat prompt as text, rendered by GenAI's own template engine as an app would.
 
     GenAI's engine is not Jinja itself; a template it cannot render is rendered with jinja2 instead
@@ -206,7 +209,9 @@ def prompt_text(og, tokenizer, model_dir: str, messages: list) -> tuple:
     try:
         return tokenizer.apply_chat_template(json.dumps(messages), add_generation_prompt=True), "onnxruntime-genai"
     except Exception as error:  # GenAI raises a plain RuntimeError for template problems
-        log(f"GenAI could not render the chat template ({error}); rendering it with jinja2")
+        # Its message quotes the whole template, with a caret line per frame: the first line says it.
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        log(f"GenAI could not render the chat template ({first_line}); rendering it with jinja2")
         return render_template_with_jinja(model_dir, messages), "jinja2"
 
 
@@ -217,7 +222,7 @@ def without_stop_tokens(tokens: list, stop: set) -> list:
     return tokens
 
 
-def generate(og, model, input_ids, max_new_tokens: int):
+def generate(model, input_ids, max_new_tokens: int):
     """One greedy generation, timed token by token. Returns (new token ids, measurement)."""
     params = og.GeneratorParams(model)
     # max_length counts the prompt: this is max_new_tokens new ones at most.
@@ -243,10 +248,10 @@ def generate(og, model, input_ids, max_new_tokens: int):
     return new_tokens, measurement
 
 
-def run_target(og, request: dict, device: str, provider: str, properties: dict) -> dict:
+def run_target(request: dict, device: str, provider: str, properties: dict) -> dict:
     model_dir = request["model_dir"]
     started = time.perf_counter()
-    model = og.Model(make_config(og, model_dir, provider, properties))
+    model = og.Model(make_config(model_dir, provider, properties))
     tokenizer = og.Tokenizer(model)
     load_ms = (time.perf_counter() - started) * 1000
     # Made explicit: ids must equal transformers' tokenizer(text, add_special_tokens=False), and the
@@ -255,14 +260,14 @@ def run_target(og, request: dict, device: str, provider: str, properties: dict) 
     stop = {int(token) for token in tokenizer.eos_token_ids}
     prompts, template_engines = [], set()
     for prompt in request["prompts"]:
-        text, engine = prompt_text(og, tokenizer, model_dir, prompt["messages"])
+        text, engine = prompt_text(tokenizer, model_dir, prompt["messages"])
         template_engines.add(engine)
         input_ids = [int(token) for token in tokenizer.encode(text)]
         for _ in range(request["warmup"]):
-            generate(og, model, input_ids, request["max_new_tokens"])
+            generate(model, input_ids, request["max_new_tokens"])
         runs, tokens = [], []
         for _ in range(request["repetitions"]):
-            new_tokens, measurement = generate(og, model, input_ids, request["max_new_tokens"])
+            new_tokens, measurement = generate(model, input_ids, request["max_new_tokens"])
             tokens = without_stop_tokens(new_tokens, stop)
             runs.append(measurement)
         prompts.append({"id": prompt["id"], "token_ids": tokens, "text": tokenizer.decode(tokens), "runs": runs})
@@ -290,8 +295,6 @@ def main() -> int:
     present = [entry["device"] for entry in available]
     if "cuda" in present and any(target["device"] == "cuda" for target in request["targets"]):
         preload_cuda_libraries()
-    # Imported after the CUDA libraries are loaded, so the GenAI CUDA library finds them.
-    import onnxruntime_genai as og
 
     targets = []
     for target in request["targets"]:
@@ -300,10 +303,10 @@ def main() -> int:
             raise ValueError(f"unknown target {device!r}: expected one of {', '.join(GENAI_PROVIDER)}")
         properties = target.get("properties") or {}
         if device in present:
-            targets.append(run_target(og, request, device, GENAI_PROVIDER[device], properties))
+            targets.append(run_target(request, device, GENAI_PROVIDER[device], properties))
         elif device == "dml" and target.get("structural_fallback"):
             log(f"{STRUCTURAL_REASON}; DML provider options {sorted(properties)} not applied")
-            result = run_target(og, request, device, "cpu", {})
+            result = run_target(request, device, "cpu", {})
             targets.append({**result, "structural": True, "reason": STRUCTURAL_REASON})
         else:
             reason = f"provider {device} not present (available: {', '.join(present) or 'none'})"

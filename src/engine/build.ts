@@ -115,7 +115,7 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
       const { durationMs } = await runCommand(step.id, step.command!, logPath, { echo: context.verbose });
       await copyFile(logPath, path.join(workDir, 'step.log'));
       const outDir = path.join(workDir, 'out');
-      const differences = (await work.verify?.(outDir)) ?? [];
+      const differences = (await work.verify?.(outDir, { python: venv?.python ?? context.python })) ?? [];
       if (differences.length > 0) throw new OutputCheckError(step.id, differences, outDir, work.verifyHint);
       return {
         kind: step.kind,

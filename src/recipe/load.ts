@@ -70,17 +70,22 @@ export interface ModelShape {
  */
 export function checkRecipeAgainstModel(loaded: LoadedRecipe, shape: ModelShape): void {
   const problems: InputProblem[] = [];
-  const groupSize = loaded.recipe.quantization.group_size;
+  const { recipe } = loaded;
+  // The ONNX Runtime builder quantizes in blocks too; a block that does not divide a width builds without error and answers garbage.
+  const ort = recipe.pipeline.startsWith('ort-genai');
+  const groupSize = ort ? (recipe.quantization.weight_format === 'int4' ? recipe.ort.block_size : undefined) : recipe.quantization.group_size;
+  const keyPath = ort ? ['ort', 'block_size'] : ['quantization', 'group_size'];
+  const name = ort ? 'block_size' : 'group_size';
   if (groupSize !== undefined && groupSize !== -1) {
     for (const dimension of ['hidden_size', 'intermediate_size'] as const) {
       const width = shape[dimension];
       if (width !== undefined && width % groupSize !== 0) {
-        const divisors = [32, 64, 128, 256].filter((candidate) => width % candidate === 0);
+        const divisors = [16, 32, 64, 128, 256].filter((candidate) => width % candidate === 0);
         problems.push(
           loaded.source.problemAt(
-            ['quantization', 'group_size'],
-            `group_size ${groupSize} does not divide the model's ${dimension} (${width})`,
-            `Use -1 (channel-wise)${divisors.length ? ` or one of ${divisors.join(', ')}` : ''}.`,
+            keyPath,
+            `${name} ${groupSize} does not divide the model's ${dimension} (${width})`,
+            ort ? `Use one of ${divisors.join(', ') || '16'}.` : `Use -1 (channel-wise)${divisors.length ? ` or one of ${divisors.join(', ')}` : ''}.`,
           ),
         );
       }

@@ -97,38 +97,7 @@ const QuantizationSchema = z
     backup_precision: z.enum(['none', 'int8_sym', 'int8_asym']).optional().meta({
       description: 'Precision of the weights left out of 4-bit compression (optimum defaults to int8_asym).',
     }),
-  })
-  .superRefine((quantization, ctx) => {
-    const { weight_format: format } = quantization;
-    if (format === 'int4') {
-      for (const key of ['group_size', 'ratio', 'sym'] as const) {
-        if (quantization[key] === undefined) {
-          ctx.addIssue({
-            code: 'custom',
-            path: [key],
-            message: `int4 needs an explicit ${key}`,
-            params: {
-              hint: 'phiforge passes every compression option explicitly: a bare --weight-format int4 on Phi-3 switches to a data-aware asymmetric group-64 default that downloads a dataset. The guide uses group_size: 128, ratio: 0.6, sym: true.',
-            },
-          });
-        }
-      }
-      return;
-    }
-    const onlyFor4Bit = format === 'int8' ? (['group_size', 'ratio', 'backup_precision'] as const) : (['group_size', 'ratio', 'sym', 'backup_precision'] as const);
-    for (const key of onlyFor4Bit) {
-      if (quantization[key] !== undefined) {
-        ctx.addIssue({
-          code: 'custom',
-          path: [key],
-          message: `${key} does not apply to weight_format ${format}`,
-          params: { hint: format === 'int8' ? 'INT8 weight compression is per channel; remove this key.' : 'Remove this key, or choose weight_format int4.' },
-        });
-      }
-    }
   });
-
-const DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
 
 const positive = (description: string) => z.number().positive().optional().meta({ description });
 
@@ -145,11 +114,18 @@ const GatesSchema = z
 
 export type Gates = z.output<typeof GatesSchema>;
 
+const OPENVINO_DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
+/** ONNX Runtime execution providers a recipe can target. */
+export const ORT_PROVIDERS = ['cpu', 'cuda', 'dml'] as const;
+
 const TargetSchema = z.strictObject({
-  device: z.string().regex(DEVICE, 'expected an OpenVINO device: CPU, GPU, GPU.<n>, NPU or AUTO').meta({
-    description: 'Device the artifact must run on.',
-    hint: 'CPU, GPU, GPU.0, NPU or AUTO.',
-  }),
+  device: z
+    .string()
+    .refine((device) => OPENVINO_DEVICE.test(device) || (ORT_PROVIDERS as readonly string[]).includes(device), 'expected an OpenVINO device (CPU, GPU, GPU.<n>, NPU, AUTO) or an ONNX Runtime provider (cpu, cuda, dml)')
+    .meta({
+      description: 'Device the artifact must run on: an OpenVINO device, or an ONNX Runtime execution provider for ort-genai recipes.',
+      hint: 'OpenVINO: CPU, GPU, GPU.0, NPU or AUTO. ONNX Runtime GenAI: cpu, cuda or dml.',
+    }),
   runtime: z
     .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
     .optional()
@@ -204,6 +180,22 @@ const ValidateSchema = z.strictObject({
 
 export type ValidateSettings = z.output<typeof ValidateSchema>;
 
+const OrtSchema = z.strictObject({
+  execution_provider: z.enum(['cpu', 'cuda', 'dml', 'webgpu']).default('cpu').meta({ description: 'The model builder\'s -e: which execution provider the model is built for.' }),
+  block_size: z
+    .number()
+    .int()
+    .refine((value) => [16, 32, 64, 128, 256].includes(value), 'block_size must be 16, 32, 64, 128 or 256')
+    .default(32)
+    .meta({ description: 'INT4 block (group) size; it must divide the model\'s hidden sizes.', hint: 'One of 16, 32, 64, 128, 256 that divides the hidden size.' }),
+  accuracy_level: z.number().int().min(0).max(4).optional().meta({ description: 'MatMulNBits accuracy level (0-4); the builder defaults to 4 on cpu, 0 elsewhere.' }),
+  algo_config: z.enum(['default', 'rtn', 'k_quant', 'rtn_last', 'k_quant_last', 'k_quant_mixed', 'k_quant_linear']).optional(),
+  exclude_embeds: z.boolean().optional(),
+  exclude_lm_head: z.boolean().optional(),
+});
+
+export type OrtSettings = z.output<typeof OrtSchema>;
+
 const NpuSchema = z.strictObject({
   max_prompt_len: z.number().int().positive().default(1024).meta({ description: 'Longest prompt the compiled NPU model accepts (MAX_PROMPT_LEN).' }),
   min_response_len: z.number().int().positive().default(128).meta({ description: 'Tokens always left for the answer (MIN_RESPONSE_LEN).' }),
@@ -226,7 +218,9 @@ export const RecipeSchema = z
     targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
     validate: ValidateSchema.prefault({}),
     npu: NpuSchema.prefault({}).meta({ description: 'How the NPU blob is compiled (pipeline openvino-npu).' }),
+    ort: OrtSchema.prefault({}).meta({ description: 'How the ONNX Runtime GenAI model builder runs (pipeline ort-genai).' }),
   })
+  .superRefine(checkQuantizationForBackend)
   .superRefine((recipe, ctx) => {
     // OpenVINO's NPU guide: the NPU runs symmetric INT4 with every layer in 4 bits, group 128 or channel-wise.
     if (!recipe.targets.some((target) => target.device === 'NPU')) return;
@@ -243,6 +237,50 @@ export const RecipeSchema = z
   .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets.' });
 
 export type Recipe = z.output<typeof RecipeSchema>;
+
+/** The precision / execution provider pairs the ONNX Runtime GenAI model builder supports. */
+export const ORT_PRECISIONS: Record<string, readonly string[]> = { int4: ['cpu', 'cuda', 'dml', 'webgpu'], int8: ['cpu', 'cuda', 'webgpu'], fp16: ['cuda', 'dml'], fp32: ['cpu', 'cuda'] };
+
+type RecipeShape = { pipeline: string; quantization: z.output<typeof QuantizationSchema>; targets: Array<{ device: string }>; ort: OrtSettings };
+
+/** Which keys mean something depends on the backend the pipeline uses. */
+function checkQuantizationForBackend(recipe: RecipeShape, ctx: z.RefinementCtx): void {
+  const q = recipe.quantization;
+  const issue = (path: (string | number)[], message: string, hint?: string) => ctx.addIssue({ code: 'custom', path, message, params: hint ? { hint } : undefined });
+  const ort = recipe.pipeline.startsWith('ort-genai');
+  recipe.targets.forEach((target, index) => {
+    const providerTarget = (ORT_PROVIDERS as readonly string[]).includes(target.device);
+    if (ort !== providerTarget) {
+      issue(['targets', index, 'device'], ort ? `${target.device} is an OpenVINO device; an ort-genai recipe targets execution providers` : `${target.device} is an ONNX Runtime provider; an OpenVINO recipe targets OpenVINO devices`, ort ? 'Use cpu, cuda or dml.' : 'Use CPU, GPU, GPU.0, NPU or AUTO.');
+    }
+  });
+  if (ort) {
+    for (const key of ['group_size', 'ratio', 'backup_precision'] as const) {
+      if (q[key] !== undefined) issue(['quantization', key], `${key} is an OpenVINO (NNCF) setting; the ONNX Runtime GenAI builder does not take it`, key === 'group_size' ? 'Set ort.block_size instead.' : 'Remove it: the builder quantizes every MatMul it can.');
+    }
+    const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
+    if (!allowed.includes(recipe.ort.execution_provider)) {
+      issue(
+        ['quantization', 'weight_format'],
+        `the model builder cannot make ${q.weight_format} for the ${recipe.ort.execution_provider} execution provider`,
+        `${q.weight_format} is built for: ${allowed.join(', ') || 'no provider'}. Supported pairs: ${Object.entries(ORT_PRECISIONS).map(([precision, providers]) => `${precision} (${providers.join(', ')})`).join('; ')}.`,
+      );
+    }
+    return;
+  }
+  if (q.weight_format === 'int4') {
+    for (const key of ['group_size', 'ratio', 'sym'] as const) {
+      if (q[key] === undefined) {
+        issue(['quantization', key], `int4 needs an explicit ${key}`, 'phiforge passes every compression option explicitly: a bare --weight-format int4 on Phi-3 switches to a data-aware asymmetric group-64 default that downloads a dataset. The guide uses group_size: 128, ratio: 0.6, sym: true.');
+      }
+    }
+    return;
+  }
+  const onlyFor4Bit = q.weight_format === 'int8' ? (['group_size', 'ratio', 'backup_precision'] as const) : (['group_size', 'ratio', 'sym', 'backup_precision'] as const);
+  for (const key of onlyFor4Bit) {
+    if (q[key] !== undefined) issue(['quantization', key], `${key} does not apply to weight_format ${q.weight_format}`, q.weight_format === 'int8' ? 'INT8 weight compression is per channel; remove this key.' : 'Remove this key, or choose weight_format int4.');
+  }
+}
 export type Quantization = Recipe['quantization'];
 export type ModelSpec = Recipe['model'];
 export type Target = Recipe['targets'][number];

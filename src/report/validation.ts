@@ -1,11 +1,11 @@
 import { XMLBuilder } from 'fast-xml-parser';
-import { round, type ValidationReport } from '../validate/evaluate.js';
+import { round, targetLabel, type ValidationReport } from '../validate/evaluate.js';
 
 /** A compact per-target table for the terminal; emulated devices are labelled as such on every line. */
 export function validationTable(report: ValidationReport): string {
   const header = ['target', 'status', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'RSS MiB', 'similarity', 'match tok', 'identical'];
   const rows = report.targets.map((target) => {
-    const label = target.emulated ? `${target.device} (emulated)` : target.device;
+    const label = targetLabel(target);
     if (!target.figures) return [label, target.status === 'skipped' ? `skipped: ${target.reason}` : `${target.status}: ${target.reason}`];
     const figures = target.figures;
     const agreement = target.agreement;
@@ -26,6 +26,7 @@ export function validationTable(report: ValidationReport): string {
   const format = (row: string[]) => (row.length === 2 ? `${row[0].padEnd(widths[0])}  ${row[1]}` : row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
   const lines = [`${report.recipe} · ${report.backend} · ${report.passed ? 'passed' : 'FAILED'}`, format(header), ...rows.map(format)];
   for (const target of report.targets) {
+    if (target.structural) lines.push(`  ${targetLabel(target)}: ${target.reason}`);
     if (target.cpu_agreement) {
       lines.push(`  ${target.device} (emulated): same tokens as the plain CPU pipeline on ${target.cpu_agreement.identical}/${target.cpu_agreement.prompts} prompt(s); its latency is the CPU's, not an NPU's`);
     }
@@ -34,11 +35,33 @@ export function validationTable(report: ValidationReport): string {
   return lines.join('\n');
 }
 
+/** Several recipes' figures in one table: the same model on two backends side by side. */
+export function comparisonTable(reports: ValidationReport[]): string {
+  const header = ['recipe', 'backend', 'target', 'TTFT ms', 'TPOT ms', 'tok/s', 'RSS MiB', 'similarity', 'match tok'];
+  const rows = reports.flatMap((report) =>
+    report.targets
+      .filter((target) => target.figures)
+      .map((target) => [
+        report.recipe,
+        report.backend,
+        targetLabel(target),
+        `${round(target.figures!.ttft_ms.median)}`,
+        `${round(target.figures!.tpot_ms.median)}`,
+        `${round(target.figures!.tokens_per_s.median)}`,
+        `${Math.round(target.figures!.peak_rss_mb)}`,
+        target.agreement?.similarity_mean == null ? '-' : target.agreement.similarity_mean.toFixed(3),
+        target.agreement ? `${round(target.agreement.match_tokens_mean)}` : '-',
+      ]),
+  );
+  const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => row[column].length)));
+  return ['side by side:', ...[header, ...rows].map((row) => row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd())].join('\n');
+}
+
 /** JUnit XML: a test suite per recipe, a test case per target x check, for CI dashboards. */
 export function validationJunit(reports: ValidationReport[]): string {
   const suites = reports.map((report) => {
     const cases = report.targets.flatMap((target) => {
-      const classname = `${report.recipe}.${target.device}${target.emulated ? '.emulated' : ''}`;
+      const classname = `${report.recipe}.${target.device}${target.emulated ? '.emulated' : ''}${target.structural ? '.structural' : ''}`;
       const caseOf = (name: string, outcome: { failure?: string; skipped?: string }, output?: string) => ({
         '@_name': name,
         '@_classname': classname,

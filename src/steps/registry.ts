@@ -2,8 +2,10 @@ import { answerSimilarity } from './answer-similarity.js';
 import { compileNpuBlob } from './compile-npu-blob.js';
 import { modelSource } from './model-source.js';
 import { optimumExportOpenVino } from './optimum-export-openvino.js';
+import { ortGenaiBuild } from './ort-genai-build.js';
 import { referenceAnswers } from './reference-answers.js';
 import { validateOpenVino } from './validate-openvino.js';
+import { validateOrtGenai } from './validate-ortgenai.js';
 import type { StepKind } from './types.js';
 
 /** Step kinds a pipeline's `uses:` can name. */
@@ -14,4 +16,6 @@ export const STEP_KINDS: Record<string, StepKind> = {
   'reference-answers': referenceAnswers,
   'validate-openvino': validateOpenVino,
   'answer-similarity': answerSimilarity,
+  'ort-genai-build': ortGenaiBuild,
+  'validate-ortgenai': validateOrtGenai,
 };

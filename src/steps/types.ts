@@ -45,7 +45,7 @@ export interface CommandWork {
   requestFiles?: (workDir: string) => Record<string, string> | Promise<Record<string, string>>;
   command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;
   /** Differences between what the command made and what the recipe asked for; empty when all is well. */
-  verify?: (outDir: string) => Promise<string[]>;
+  verify?: (outDir: string, tools: { python: string }) => Promise<string[]>;
   verifyHint?: string;
   /** Facts read from the finished output (fresh or reused), for the manifest. */
   facts?: (outDir: string, workDir: string) => Promise<Record<string, unknown>>;

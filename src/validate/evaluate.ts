@@ -37,6 +37,7 @@ export interface TargetReport {
   status: 'passed' | 'failed' | 'skipped';
   reason?: string;
   emulated: boolean;
+  structural: boolean;
   cpu_agreement?: { prompts: number; identical: number };
   figures?: { ttft_ms: Spread; tpot_ms: Spread; tokens_per_s: Spread; load_ms: number; peak_rss_mb: number; runs: number };
   agreement?: { prompts: number; identical: number; match_tokens_mean: number; similarity_mean: number | null };
@@ -96,11 +97,12 @@ export function evaluate(input: EvaluationInput): ValidationReport {
   const failures: string[] = [];
 
   const targets = input.runs.targets.map((run, index): TargetReport => {
-    const gates = input.recipe.targets[index]?.gates ?? {};
-    const label = run.emulated ? `${run.device} (emulated)` : run.device;
+    // A structural run's figures are another provider's: gates on them would mean nothing.
+    const gates = run.structural ? {} : (input.recipe.targets[index]?.gates ?? {});
+    const label = targetLabel(run);
     if (run.status === 'skipped') {
       if (input.requireDevice) failures.push(`${label}: ${run.reason} and --require-device is set`);
-      return { device: run.device, status: input.requireDevice ? 'failed' : 'skipped', reason: run.reason, emulated: Boolean(run.emulated), prompts: [], gates: [] };
+      return { device: run.device, status: input.requireDevice ? 'failed' : 'skipped', reason: run.reason, emulated: Boolean(run.emulated), structural: false, prompts: [], gates: [] };
     }
     const prompts = (run.prompts ?? []).map((prompt) => evaluatePrompt(prompt, expectations.get(prompt.id) ?? {}, referenceById.get(prompt.id), similarityOf.get(`${run.device}\u0000${prompt.id}`)));
     for (const prompt of prompts) for (const check of prompt.checks) if (!check.passed) failures.push(`${label}: prompt ${prompt.id}: ${check.name}: ${check.detail}`);
@@ -139,10 +141,17 @@ export function evaluate(input: EvaluationInput): ValidationReport {
       );
     }
     const failed = gateResults.some((gate) => !gate.passed) || prompts.some((prompt) => prompt.checks.some((check) => !check.passed));
-    return { device: run.device, status: failed ? 'failed' : 'passed', emulated: Boolean(run.emulated), cpu_agreement: run.cpu_agreement, figures, agreement, prompts, gates: gateResults };
+    return { device: run.device, status: failed ? 'failed' : 'passed', reason: run.structural ? run.reason : undefined, emulated: Boolean(run.emulated), structural: Boolean(run.structural), cpu_agreement: run.cpu_agreement, figures, agreement, prompts, gates: gateResults };
   });
 
   return { recipe: input.recipe.name, backend: input.backend, passed: failures.length === 0, available: input.runs.available, targets, failures };
+}
+
+/** How a target is named in every report: emulated and structural runs never pass for the real device. */
+export function targetLabel(target: { device: string; emulated?: boolean; structural?: boolean }): string {
+  if (target.emulated) return `${target.device} (emulated)`;
+  if (target.structural) return `${target.device} (structural check on cpu)`;
+  return target.device;
 }
 
 function targetFigures(run: TargetRun) {

@@ -19,6 +19,8 @@ export interface TargetRun {
   reason?: string;
   /** True when the device was emulated (the NPU through NPUW on CPU): never reported as that device's figures. */
   emulated?: boolean;
+  /** A DML build run on the CPU provider because DirectML is absent: proves it loads, says nothing of DML speed. */
+  structural?: boolean;
   /** For an emulated NPU: how many prompts got the same tokens as the plain CPU pipeline. */
   cpu_agreement?: { prompts: number; identical: number };
   load_ms?: number;

@@ -6,7 +6,7 @@ import { executePlan, type ExecuteOptions } from '../../engine/build.js';
 import { GateFailedError, PhiforgeError } from '../../errors.js';
 import { planRecipe } from '../../pipeline/plan.js';
 import { loadRecipe, type LoadedRecipe } from '../../recipe/load.js';
-import { validationJunit, validationTable } from '../../report/validation.js';
+import { comparisonTable, validationJunit, validationTable } from '../../report/validation.js';
 import type { ValidationReport } from '../../validate/evaluate.js';
 import { reportError } from '../report-error.js';
 
@@ -59,6 +59,7 @@ export async function runRecipes(context: Context, loaders: Array<() => Promise<
     }
   }
   const reports = outcomes.flatMap((outcome) => (outcome.validation ? [outcome.validation] : []));
+  if (!context.json && reports.length > 1) process.stdout.write(`${comparisonTable(reports)}\n`);
   if (options.junit) await writeFile(options.junit, validationJunit(reports));
   const summary = { ok: worst === 0 && outcomes.every((outcome) => outcome.ok), results: outcomes };
   const gateFailures = reports.flatMap((report) => report.failures.map((failure) => `${report.recipe}: ${failure}`));

@@ -50,6 +50,7 @@ import argparse
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import time
@@ -179,7 +180,7 @@ def nncf_arguments(quantization: dict) -> dict:
 
 
 def describe_arguments(arguments: dict) -> dict:
-    """The NNCF arguments as plain JSON for the result (enums by value, the empty ignored scope as [])."""
+    """The NNCF arguments as plain JSON for the result (enums by value, the ignored scope as its non-empty fields)."""
     described = {}
     for key, value in arguments.items():
         if key == "ignored_scope":
@@ -232,17 +233,30 @@ def remove_f16_kv_cache_flag(model) -> None:
             model.set_rt_info(options, "runtime_options")
 
 
+def check_uncompressed(model) -> None:
+    """Refuse a base whose weights were already reduced: compressing them again would not give the
+    direct export (NNCF would start from rounded weights)."""
+    if "nncf" in model.get_rt_info():
+        raise RequestError("the base IR is already compressed by NNCF (rt_info has an nncf section): derive from an uncompressed base")
+    # save_model's FP16 pass leaves this mark on the constants it must keep out of f16; an IR
+    # never saved with compress_to_fp16 (what export_base.py writes) has none.
+    for op in model.get_ops():
+        if any(key.startswith("DisablePrecisionConversion") for key in op.get_rt_info().keys()):
+            raise RequestError("the base IR was saved with FP16 compression (an fp16 export): derive from an uncompressed base")
+
+
 def compress_weights(model, quantization: dict):
     import nncf
 
-    if "nncf" in model.get_rt_info():
-        raise RequestError("the base IR is already compressed by NNCF (rt_info has an nncf section): derive from an uncompressed base")
     arguments = nncf_arguments(quantization)
     try:
         compressed = nncf.compress_weights(model, dataset=None, **arguments)
     except nncf.InvalidGroupSizeError as err:
-        # A group size that does not divide a layer's width is a recipe error, not a crash.
-        raise RequestError(f"group_size {quantization['group_size']} does not fit this model: {' '.join(str(err).split())}") from err
+        # A group size that does not divide a layer's width is a recipe error, not a crash. NNCF
+        # lists every failing layer; one line names the first and counts them.
+        failed = re.findall(r'"([^"]+)" \(channel size: (\d+)\)', str(err))
+        where = f"{len(failed)} layer(s), first {failed[0][0]} with {failed[0][1]} input channels" if failed else " ".join(str(err).split())
+        raise RequestError(f"group_size {quantization['group_size']} does not divide the input channels of {where}") from err
     remove_f16_kv_cache_flag(compressed)
     compressed.set_rt_info(metadata.version("nncf"), ["optimum", "nncf_version"])
     return compressed, describe_arguments(arguments)
@@ -348,14 +362,13 @@ def derive(request: dict) -> dict:
 
     started = time.perf_counter()
     model = ov.Core().read_model(base_dir / MODEL_XML)
+    check_uncompressed(model)
     applied = {"weight_format": weight_format, "base_dtype": base_dtype, "config_dtype": base_dtype,
                "nncf_arguments": None, "weight_compression": None, "converted_bf16_constants": 0}
     compress_to_fp16 = False
     if weight_format in ("int4", "int8"):
         model, applied["nncf_arguments"] = compress_weights(model, quantization)
     elif weight_format == "fp16":
-        if "nncf" in model.get_rt_info():
-            raise RequestError("the base IR is already compressed by NNCF: derive from an uncompressed base")
         applied["converted_bf16_constants"] = bf16_to_f16(model)
         unmark_state_initializers(model)
         compress_to_fp16 = True

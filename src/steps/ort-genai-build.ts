@@ -1,0 +1,64 @@
+import { rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { cachePath } from '../context.js';
+import type { Recipe } from '../recipe/schema.js';
+import { toolchainScript } from '../toolchain/definition.js';
+import { planCommandStep } from './command-step.js';
+import { runJsonScript } from './run-script.js';
+import type { StepKind } from './types.js';
+
+const MODEL_LINK = 'model';
+
+/**
+ * The builder's options from the recipe, all in ONE --extra_options: a second --extra_options flag
+ * replaces the first instead of adding to it.
+ */
+export function builderExtraOptions(recipe: Recipe): string[] {
+  const { ort, quantization } = recipe;
+  const options: Record<string, string | number | boolean | undefined> = {
+    ...(quantization.weight_format === 'int4'
+      ? { block_size: ort.block_size, is_symmetric: quantization.sym ?? true, accuracy_level: ort.accuracy_level, algo_config: ort.algo_config }
+      : {}),
+    exclude_embeds: ort.exclude_embeds,
+    exclude_lm_head: ort.exclude_lm_head,
+    // The model is local: the builder must not look for a hub login.
+    hf_token: false,
+  };
+  return Object.entries(options)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${String(value)}`);
+}
+
+/** Hugging Face checkpoint -> ONNX Runtime GenAI model with onnxruntime-genai's model builder. */
+export const ortGenaiBuild: StepKind = {
+  async plan(input) {
+    const { recipe } = input.recipe;
+    const modelDir = input.upstream[input.definition.needs[0]].outDir;
+    const checkScript = toolchainScript(input.toolchain!, 'check_onnx_data.py');
+    const precision = recipe.quantization.weight_format;
+    const provider = recipe.ort.execution_provider;
+    // The builder stamps model.onnx with the git HEAD of whatever repository holds its venv (the cache
+    // may sit inside one); a ceiling at the venvs' folder keeps the bytes independent of that.
+    const keyEnv = { HF_HUB_OFFLINE: '1', GIT_CEILING_DIRECTORIES: '<toolchains folder>' };
+    const env = { ...keyEnv, GIT_CEILING_DIRECTORIES: cachePath(input.context, 'toolchains') };
+    return planCommandStep(input, `onnxruntime-genai model builder (${precision}, ${provider})`, {
+      kindVersion: 1,
+      params: { precision, provider, extra_options: builderExtraOptions(recipe) },
+      scripts: [checkScript],
+      env: keyEnv,
+      prepare: async (workDir) => {
+        await rm(path.join(workDir, MODEL_LINK), { force: true });
+        await symlink(modelDir, path.join(workDir, MODEL_LINK));
+      },
+      command: ({ python, workDir }) => ({
+        argv: [python, '-m', 'onnxruntime_genai.models.builder', '-i', MODEL_LINK, '-o', 'out', '-p', precision, '-e', provider, '-c', 'builder-cache', '--extra_options', ...builderExtraOptions(recipe)],
+        env,
+        cwd: workDir,
+        links: { [MODEL_LINK]: modelDir },
+      }),
+      // Every external tensor must lie inside model.onnx.data: a cut-short file only fails at load time.
+      verify: async (outDir, { python }) => (await runJsonScript<{ problems: string[] }>(python, checkScript, { model_dir: outDir })).problems,
+      verifyHint: 'The builder finished but its output is incomplete; the step log shows what it did.',
+    });
+  },
+};

@@ -16,12 +16,17 @@ steps optimum-intel 2.2.0 runs after its own conversion:
   <n> is a process-wide node counter.
 - fp16: optimum loads a bf16/fp16 checkpoint as fp16 before tracing, then saves with
   compress_to_fp16. From a bf16 base the weights are rounded bf16 -> fp16 here (what torch's cast
-  does: round to nearest even), and the IR is saved with compress_to_fp16 as optimum does.
+  does: round to nearest even), and the IR is saved with compress_to_fp16 as optimum does, after
+  one fix-up (unmark_state_initializers). openvino_model.xml/.bin are the direct export's, byte
+  for byte.
 - fp32: only from a float32 base, which then is the fp32 export already.
 
 Every other file of the export (tokenizer and detokenizer IRs, config.json, generation config,
 tokenizer files, chat template) is copied from the base; config.json's "dtype" becomes "float16"
-for fp16, as optimum records the dtype it loaded the model in.
+for fp16, as optimum records the dtype it loaded the model in. For int4/int8 these copies are the
+direct export's files exactly; for fp16 the tokenizer/detokenizer XMLs differ from the direct
+export's in counter-numbered node names only (the direct export converts the tokenizer after an
+fp16 trace, which created a different number of nodes before it).
 
 Contract (like every phiforge script):
 
@@ -40,7 +45,8 @@ RES: {"files": [<file names in output_dir>],
                   "converted_bf16_constants": int}}      fp16 from a bf16 base only
 
 optimum writes its --model argument verbatim into openvino_config.json (quantization_config
-.tokenizer) of INT4/INT8 exports; "model" supplies it (null when absent). group_size and ratio are
+.tokenizer) of INT4/INT8 exports; "model" supplies it (null when absent): pass the same string the
+direct export would get (phiforge's export step runs optimum-cli with --model model, a relative link). group_size and ratio are
 ignored for int8, as optimum-cli ignores them (channel-wise, all layers).
 
 Logs go to stderr only; bad input exits with status 2 and a one-line message.

@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // bench/overhead: phiforge build of the demo INT4 recipe against the same optimum-cli command run
-// directly in the same venv, side by side, alternating, n runs each. Prints JSON figures.
+// directly in the same venv, side by side, alternating, n runs each. Prints JSON figures. The recipe
+// is built with `export: direct`, so both sides run the same optimum-cli command.
 //   node bench/overhead.mjs [n=3]
 // Needs a prior `npm run build`. Uses the repository's cache/ (venvs and the synthetic model).
 import { execa } from 'execa';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'phiforge.js');
-const recipe = path.join(root, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 const runs = Number(process.argv[2] ?? 3);
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'phiforge-bench-'));
+const recipe = path.join(scratch, 'phi3-tiny-int4-ov-direct.yaml');
+await writeFile(recipe, `${await readFile(path.join(root, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml'), 'utf8')}export: direct\n`);
 
 const seconds = async (file, args, options = {}) => {
   const started = performance.now();
@@ -23,7 +25,7 @@ const seconds = async (file, args, options = {}) => {
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 // Warm-up: venvs and the synthetic model exist afterwards, so both sides only export.
-await execa(process.execPath, [cli, 'build', recipe, '--out', path.join(scratch, 'warm')], { cwd: root, stdio: 'inherit' });
+await execa(process.execPath, [cli, 'build', recipe, '--out', path.join(scratch, 'warm')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipe, '--json'], { cwd: root })).stdout);
 const modelDir = plan.steps.find((step) => step.id === 'model').output;
 const exportStep = plan.steps.find((step) => step.id === 'export');

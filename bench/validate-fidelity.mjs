@@ -21,7 +21,7 @@ const timed = async (file, args, options) => {
   return { seconds: (performance.now() - started) / 1000, result };
 };
 
-await execa(process.execPath, [cli, 'build', recipe], { cwd: root, stdio: 'inherit' });
+await execa(process.execPath, [cli, 'build', recipe], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipe, '--json'], { cwd: root })).stdout);
 const artifact = plan.steps.find((step) => step.id === 'export').output;
 const python = path.join(path.dirname(plan.steps.find((step) => step.id === 'validate').argv[0]), 'python');

@@ -110,11 +110,15 @@ async function readValidEntry(dir: string, inputDigest?: string): Promise<{ entr
     return { problem: 'entry.json is unreadable' };
   }
   if (entry.inputDigest !== inputDigest) return { problem: 'it was made from other inputs' };
-  for (const file of entry.files) {
-    const absolute = path.join(dir, 'out', file.path);
-    const size = await stat(absolute).then((info) => info.size, () => -1);
-    if (size !== file.size) return { problem: `${file.path} is missing or has a different size` };
-    if ((await sha256File(absolute)) !== file.sha256) return { problem: `${file.path} does not match its recorded sha256` };
-  }
-  return { entry };
+  const problems = await Promise.all(
+    entry.files.map(async (file) => {
+      const absolute = path.join(dir, 'out', file.path);
+      const size = await stat(absolute).then((info) => info.size, () => -1);
+      if (size !== file.size) return `${file.path} is missing or has a different size`;
+      if ((await sha256File(absolute)) !== file.sha256) return `${file.path} does not match its recorded sha256`;
+      return undefined;
+    }),
+  );
+  const problem = problems.find(Boolean);
+  return problem ? { problem } : { entry };
 }

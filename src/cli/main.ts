@@ -7,6 +7,7 @@ import { reportError } from './report-error.js';
 // Handlers import their modules lazily so that `phiforge --help` loads almost nothing.
 
 interface GlobalOptions {
+  'emulate-npu': boolean;
   'cache-dir': string;
   out: string;
   json: boolean;
@@ -20,13 +21,12 @@ export function contextFrom(options: GlobalOptions): Context {
     json: options.json,
     verbose: options.verbose,
     python: process.env.PHIFORGE_PYTHON || 'python3',
-    emulateNpu: Boolean((options as GlobalOptions & { 'emulate-npu'?: boolean })['emulate-npu']),
+    emulateNpu: options['emulate-npu'],
     say: (line) => process.stderr.write(`${line}\n`),
   };
 }
 
 const VALIDATION_OPTIONS = {
-  'emulate-npu': { type: 'boolean', default: false, describe: 'Without an NPU, compile and run NPU targets through NPUW on the CPU (labelled emulated)' },
   'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
   junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
 } as const;
@@ -40,6 +40,7 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
     .option('out', { type: 'string', default: 'dist', describe: 'Where artifacts are written (<out>/<recipe name>/)', global: true })
     .option('json', { type: 'boolean', default: false, describe: 'Machine-readable result on stdout (progress stays on stderr)', global: true })
     .option('verbose', { type: 'boolean', default: false, describe: 'Stream tool output and show stack traces', global: true })
+    .option('emulate-npu', { type: 'boolean', default: false, describe: 'Without an NPU, compile and run NPU targets through NPUW on the CPU (labelled emulated)', global: true })
     .command(
       'build <recipe...>',
       'Build the artifacts of one or more recipes',

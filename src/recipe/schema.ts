@@ -215,6 +215,9 @@ export const RecipeSchema = z
     model: ModelSchema,
     pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino.' }),
     quantization: QuantizationSchema,
+    export: z.enum(['shared', 'direct']).default('shared').meta({
+      description: 'OpenVINO: shared converts the PyTorch model once per model and derives every variant from that IR with NNCF (the same bytes as optimum-cli); direct runs optimum-cli export openvino for this recipe alone.',
+    }),
     targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
     validate: ValidateSchema.prefault({}),
     npu: NpuSchema.prefault({}).meta({ description: 'How the NPU blob is compiled (pipeline openvino-npu).' }),

@@ -1,17 +1,16 @@
-import { rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { checkOpenVinoExport, readAppliedCompression } from './openvino-ir.js';
-import type { Quantization } from '../recipe/schema.js';
+import type { Quantization, Recipe } from '../recipe/schema.js';
+import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
-import type { StepKind } from './types.js';
+import { exportsDirectly, linkModel, MODEL_LINK } from './openvino-base-export.js';
+import type { PlanInput, PlannedStep, StepKind } from './types.js';
 
 /**
  * The converter's environment: the model is already local, so no network. A data-aware default that
  * wants to download a dataset then fails at once instead of quietly changing the quantization.
  */
 const OFFLINE = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
-
-const MODEL_LINK = 'model';
 
 /** optimum-cli's compression flags for a recipe: always explicit, in the guide's order. */
 export function compressionFlags(quantization: Quantization): string[] {
@@ -24,11 +23,21 @@ export function compressionFlags(quantization: Quantization): string[] {
   return flags;
 }
 
-/** Hugging Face checkpoint -> OpenVINO IR with optimum-cli, then checked against the recipe. */
+/** The optimum-cli command a variant is equivalent to: what a user would type by hand. */
+export function equivalentOptimumCli(recipe: Recipe): string {
+  return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
+}
+
+/**
+ * The OpenVINO IR of one variant, checked against the recipe: derived from the shared base IR with
+ * NNCF exactly as optimum-cli would compress it, or (export: direct) made by optimum-cli itself.
+ */
 export const optimumExportOpenVino: StepKind = {
   async plan(input) {
     const { recipe } = input.recipe;
-    const modelDir = input.upstream[input.definition.needs[0]].outDir;
+    const [modelStepId, baseStepId] = input.definition.needs;
+    const modelDir = input.upstream[modelStepId].outDir;
+    if (baseStepId && !exportsDirectly(recipe)) return planDerived(input, input.upstream[baseStepId].outDir);
     const task = 'text-generation-with-past';
     return planCommandStep(input, `optimum-cli export openvino (${recipe.quantization.weight_format})`, {
       // 2: --model is a relative link, so openvino_config.json no longer records a machine's path.
@@ -38,10 +47,7 @@ export const optimumExportOpenVino: StepKind = {
       env: OFFLINE,
       // optimum writes the --model argument verbatim into openvino_config.json: a relative link keeps
       // the artifact's bytes independent of where the model and the cache live.
-      prepare: async (workDir) => {
-        await rm(path.join(workDir, MODEL_LINK), { force: true });
-        await symlink(modelDir, path.join(workDir, MODEL_LINK));
-      },
+      prepare: (workDir) => linkModel(workDir, modelDir),
       command: ({ bin, workDir }) => ({
         argv: [
           path.join(bin, 'optimum-cli'), 'export', 'openvino',
@@ -61,3 +67,23 @@ export const optimumExportOpenVino: StepKind = {
     });
   },
 };
+
+/** A variant made from the shared base IR: no PyTorch, seconds instead of a full export. */
+async function planDerived(input: PlanInput, baseDir: string): Promise<PlannedStep> {
+  const { recipe } = input.recipe;
+  const script = toolchainScript(input.toolchain!, 'derive_variant.py');
+  const { weight_format, group_size, ratio, sym, backup_precision } = recipe.quantization;
+  const quantization = { weight_format, group_size, ratio, sym, backup_precision };
+  return planCommandStep(input, `derive the ${weight_format} variant from the shared IR (equivalent to: ${equivalentOptimumCli(recipe)})`, {
+    kindVersion: 1,
+    params: { derived_from: 'base', quantization },
+    scripts: [script],
+    env: {},
+    // "model" is what the direct export records as the tokenizer source: the same bytes either way.
+    requestFiles: (workDir) => ({ 'request.json': JSON.stringify({ base_dir: baseDir, output_dir: path.join(workDir, 'out'), quantization, model: MODEL_LINK }) }),
+    command: ({ python, workDir }) => ({ argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(workDir, 'result.json')] }),
+    verify: (outDir) => checkOpenVinoExport(outDir, recipe.quantization),
+    verifyHint: 'The derived variant is not what the recipe asked for; the step log shows what NNCF did.',
+    facts: async (outDir) => ({ weight_compression: (await readAppliedCompression(path.join(outDir, 'openvino_model.xml'))) ?? null, equivalent_command: equivalentOptimumCli(recipe) }),
+  });
+}

@@ -4,7 +4,7 @@ import { cachePath } from '../context.js';
 import type { Recipe } from '../recipe/schema.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
-import { runJsonScript } from './run-script.js';
+import { runJsonScript } from '../engine/json-script.js';
 import type { StepKind } from './types.js';
 
 const MODEL_LINK = 'model';

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
 import { ToolchainError } from '../errors.js';
 import { runCommand } from '../engine/command.js';
 import { withLock } from '../cache/lock.js';
+import { runJsonScript } from '../engine/json-script.js';
 import { requireLock, toolchainScript, venvDir, type Toolchain } from './definition.js';
 import { readPipConfig, uvSourceFlags } from './pip-config.js';
 import { findUv } from './uv.js';
@@ -114,7 +114,7 @@ async function createVenv(context: Context, toolchain: Toolchain, dir: string): 
     await runCommand(step, { argv: [context.python, '-m', 'venv', dir] }, log);
     await runCommand(step, { argv: [python, '-m', 'pip', 'install', '--quiet', '--require-hashes', '--no-deps', '-r', toolchain.lockFile] }, log);
   }
-  const health = await runHealthCheck(toolchain, python, log);
+  const health = await runHealthCheck(toolchain, python);
   if (health.problems.length > 0) {
     throw new ToolchainError(toolchain.name, `health check failed:\n  - ${health.problems.join('\n  - ')}`, `The venv stays at ${dir} for inspection and is rebuilt on the next run. Log: ${log}`);
   }
@@ -135,15 +135,6 @@ async function checkInterpreter(context: Context, toolchain: Toolchain): Promise
   }
 }
 
-async function runHealthCheck(toolchain: Toolchain, python: string, log: string): Promise<{ python: string; installed: Record<string, string>; problems: string[] }> {
-  const scratch = await mkdtemp(path.join(os.tmpdir(), 'phiforge-health-'));
-  try {
-    const request = path.join(scratch, 'request.json');
-    const result = path.join(scratch, 'result.json');
-    await writeFile(request, JSON.stringify({ imports: toolchain.imports, pins: toolchain.pins }));
-    await runCommand(`toolchain ${toolchain.name} health check`, { argv: [python, toolchainScript('common', 'health_check.py'), '--request', request, '--result', result] }, log);
-    return JSON.parse(await readFile(result, 'utf8'));
-  } finally {
-    await rm(scratch, { recursive: true, force: true });
-  }
+async function runHealthCheck(toolchain: Toolchain, python: string): Promise<{ python: string; installed: Record<string, string>; problems: string[] }> {
+  return runJsonScript(python, toolchainScript('common', 'health_check.py'), { imports: toolchain.imports, pins: toolchain.pins });
 }

@@ -50,8 +50,9 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-mini-tiny' });
     expect(manifest.toolchains.openvino.installed).toMatchObject({ openvino: '2026.4.1', 'optimum-intel': '2.2.0', nncf: '3.4.0' });
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
-    expect(exportStep.command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');
+    expect(exportStep.facts.equivalent_command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');
     expect(exportStep.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 128, ratio: 0.6 });
+    expect(manifest.steps.find((step: { id: string }) => step.id === 'base').command).toContain('export_base.py');
     const listed = new Map(manifest.files.map((file: { path: string; sha256: string }) => [file.path, file.sha256]));
     expect([...listed.keys()].sort()).toEqual((await readdir(artifact)).filter((name) => name !== 'manifest.json').sort());
   }, TIMEOUT);
@@ -60,7 +61,20 @@ describe('phiforge build with the real optimum-cli', () => {
     const result = await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')]);
     expect(result.exitCode, result.stderr).toBe(0);
     const body = JSON.parse(result.stdout);
-    expect(body.results[0].steps.map((step: { reused: boolean }) => step.reused)).toEqual([true, true]);
+    expect(body.results[0].steps.every((step: { reused: boolean }) => step.reused)).toBe(true);
+  }, TIMEOUT);
+
+  it('builds three variants in one command from one PyTorch conversion, visible in the manifests', async () => {
+    const result = await build(cwd, ['demo/phi3-tiny-fp16-ov.yaml', 'demo/phi3-tiny-int4-ov.yaml', 'demo/phi3-tiny-int4-cw-ov.yaml'].map(repoRecipe));
+    expect(result.exitCode, result.stderr).toBe(0);
+    const manifests = await Promise.all(['phi3-tiny-fp16-ov', 'phi3-tiny-int4-ov', 'phi3-tiny-int4-cw-ov'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
+    const bases = manifests.map((manifest) => manifest.steps.find((step: { id: string }) => step.id === 'base'));
+    expect(new Set(bases.map((base) => base.key)).size).toBe(1);
+    expect(bases.filter((base) => !base.reused).length).toBeLessThanOrEqual(1);
+    const modes = manifests.map((manifest) => manifest.steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression?.mode ?? 'none');
+    expect(modes).toEqual(['none', 'int4_sym', 'int4_sym']);
+    const channelWise = manifests[2].steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression;
+    expect(channelWise).toMatchObject({ group_size: -1, ratio: 1 });
   }, TIMEOUT);
 
   it('builds the FP16 demo with FP16 weights and no compression recorded', async () => {

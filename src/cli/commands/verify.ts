@@ -41,14 +41,32 @@ async function verifyOne(context: Context, artifactDir: string, options: { keep?
   }
 }
 
+/**
+ * A compiled device blob embeds the compiler's own state (it differs between two compiles of the same
+ * IR here), so it is checked for presence only; everything else is compared byte for byte.
+ */
+const COMPILED_BLOB = /\.blob$/;
+
 function compare(artifact: string, published: ArtifactManifest, rebuilt: ArtifactManifest) {
-  const before = new Map((published.files ?? []).map((file) => [file.path, file.sha256]));
-  const after = new Map((rebuilt.files ?? []).map((file) => [file.path, file.sha256]));
+  const notCompared = (published.files ?? []).map((file) => file.path).filter((file) => COMPILED_BLOB.test(file));
+  const before = new Map((published.files ?? []).filter((file) => !COMPILED_BLOB.test(file.path)).map((file) => [file.path, file.sha256]));
+  const after = new Map((rebuilt.files ?? []).filter((file) => !COMPILED_BLOB.test(file.path) || !notCompared.includes(file.path)).map((file) => [file.path, file.sha256]));
+  for (const file of notCompared) after.delete(file);
   const identicalFiles = [...before].filter(([file, digest]) => after.get(file) === digest).map(([file]) => file);
   const differing = [...before].filter(([file, digest]) => after.has(file) && after.get(file) !== digest).map(([file]) => file);
   const missing = [...before.keys()].filter((file) => !after.has(file));
   const extra = [...after.keys()].filter((file) => !before.has(file));
-  return { artifact, identical: differing.length + missing.length + extra.length === 0, identicalFiles, differing, missing, extra, changedInputs: changedInputs(published, rebuilt) };
+  const missingBlobs = notCompared.filter((file) => !(rebuilt.files ?? []).some((each) => each.path === file));
+  return {
+    artifact,
+    identical: differing.length + missing.length + extra.length + missingBlobs.length === 0,
+    identicalFiles,
+    differing,
+    missing: [...missing, ...missingBlobs],
+    extra,
+    presentNotCompared: notCompared.filter((file) => !missingBlobs.includes(file)),
+    changedInputs: changedInputs(published, rebuilt),
+  };
 }
 
 /** Which recorded input differs between the published build and the rebuild: the likely cause of a mismatch. */
@@ -72,6 +90,7 @@ function changedInputs(published: ArtifactManifest, rebuilt: ArtifactManifest): 
 
 function describe(report: ReturnType<typeof compare>): string {
   const lines = [`${report.artifact}: ${report.identical ? 'reproduced bit for bit' : 'NOT reproduced'} (${report.identicalFiles.length} identical file(s))`];
+  for (const file of report.presentNotCompared) lines.push(`  present, not byte-compared (a compiled device blob differs between compiles): ${file}`);
   for (const file of report.differing) lines.push(`  differs: ${file}`);
   for (const file of report.missing) lines.push(`  missing from the rebuild: ${file}`);
   for (const file of report.extra) lines.push(`  only in the rebuild: ${file}`);

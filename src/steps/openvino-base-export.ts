@@ -1,0 +1,53 @@
+import { rm, symlink } from 'node:fs/promises';
+import path from 'node:path';
+import { canonicalJson, sha256 } from '../cache/digest.js';
+import { toolchainScript } from '../toolchain/definition.js';
+import { planCommandStep } from './command-step.js';
+import type { StepKind } from './types.js';
+
+/** optimum records the model argument verbatim (openvino_config.json): a relative link keeps bytes machine-independent. */
+export const MODEL_LINK = 'model';
+
+export async function linkModel(workDir: string, modelDir: string): Promise<void> {
+  await rm(path.join(workDir, MODEL_LINK), { force: true });
+  await symlink(modelDir, path.join(workDir, MODEL_LINK));
+}
+
+/** Variants that cannot be derived from the shared IR: an fp32 IR of a bf16 checkpoint is another trace. */
+export function exportsDirectly(recipe: { export: string; quantization: { weight_format: string } }): boolean {
+  return recipe.export === 'direct' || recipe.quantization.weight_format === 'fp32';
+}
+
+/**
+ * The PyTorch -> OpenVINO conversion every variant of a model shares (the slow part of optimum-cli):
+ * traced once in the checkpoint's own dtype, uncompressed. Its key depends on the model, not on the
+ * quantization, so FP16, INT4 and INT8 recipes of one model reuse one entry.
+ */
+export const openVinoBaseExport: StepKind = {
+  async plan(input) {
+    const { recipe } = input.recipe;
+    const modelStep = input.upstream[input.definition.needs[0]];
+    if (exportsDirectly(recipe)) {
+      return {
+        id: input.definition.id,
+        kind: input.definition.uses,
+        needs: input.definition.needs,
+        key: sha256(canonicalJson({ kind: input.definition.uses, skipped: true })),
+        summary: 'no shared conversion: this recipe exports directly with optimum-cli (export: direct)',
+        outDir: modelStep.outDir,
+        work: { materialize: async () => ({ dir: modelStep.outDir, files: [], facts: { skipped: 'export: direct' }, reused: true, durationMs: 0 }) },
+      };
+    }
+    const script = toolchainScript(input.toolchain!, 'export_base.py');
+    const env = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
+    return planCommandStep(input, 'convert the PyTorch model to an uncompressed OpenVINO IR once, for every variant', {
+      kindVersion: 1,
+      params: { task: 'text-generation-with-past', trust_remote_code: recipe.model.trust_remote_code },
+      scripts: [script],
+      env,
+      prepare: (workDir) => linkModel(workDir, modelStep.outDir),
+      requestFiles: (workDir) => ({ 'request.json': JSON.stringify({ model: MODEL_LINK, output_dir: path.join(workDir, 'out'), trust_remote_code: recipe.model.trust_remote_code }) }),
+      command: ({ python, workDir }) => ({ argv: [python, script, '--request', 'request.json', '--result', 'result.json'], env, cwd: workDir, links: { [MODEL_LINK]: modelStep.outDir } }),
+    });
+  },
+};

@@ -49,9 +49,10 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
           .positional('recipe', { type: 'string', array: true, demandOption: true, describe: 'Recipe files' })
           .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
           .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' })
+          .option('validate', { type: 'boolean', default: true, describe: 'Validate the artifacts (--no-validate builds them only)' })
           .options(VALIDATION_OPTIONS),
       async (args) =>
-        (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force, requireDevice: args['require-device'], junit: args.junit }),
+        (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force, artifactOnly: !args.validate, requireDevice: args['require-device'], junit: args.junit }),
     )
     .command(
       'validate <target...>',

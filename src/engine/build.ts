@@ -24,7 +24,6 @@ export function useSimpleRenderer(): boolean {
   return !process.stderr.isTTY || Boolean(process.env.CI) || process.env.TERM === 'dumb';
 }
 
-/** Runs the plan's steps in order (reusing cached outputs), then publishes the artifact atomically. */
 export interface ExecuteOptions {
   /** Run steps again although cached: all of them, or those the function picks. */
   force?: boolean | ((step: PlannedStep) => boolean);
@@ -41,6 +40,7 @@ function artifactSteps(plan: Plan): PlannedStep[] {
   return plan.steps.filter((step) => needed.has(step.id));
 }
 
+/** Runs the plan's steps in order (reusing cached outputs), evaluates validation, then publishes the artifact atomically. */
 export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
   const outputs: StepOutput[] = [];
   const freshVolatile = new Set<string>();

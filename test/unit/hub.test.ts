@@ -214,7 +214,7 @@ describe('phiforge against a Hugging Face Hub (a fake one on loopback)', () => {
     const { exitCode, stdout, stderr, cwd, hfCache } = await userRun(['build', 'recipe.yaml', '--json'], recipe({ groupSize: 100 }));
     expect(exitCode, stderr).toBe(2);
     expect(stderr).toContain("recipe.yaml:8:15 quantization.group_size: group_size 100 does not divide the model's hidden_size (3072)");
-    expect(stderr).toContain('hint: Use -1 (channel-wise) or one of 32, 64, 128, 256.');
+    expect(stderr).toContain('hint: Use -1 (channel-wise) or one of 16, 32, 64, 128, 256.');
     // stdout stays one JSON document: the library's download chatter went to stderr.
     const report = JSON.parse(stdout);
     expect(report.error.code).toBe('INPUT_INVALID');

@@ -64,7 +64,7 @@ describe('a bad recipe exits 2 with file:line:col, key and hint, and writes noth
     const { exitCode, stderr, cwd } = await buildBad(VALID.replace('group_size: 128', 'group_size: 100'), ['--model', 'local-phi3'], { 'local-phi3/config.json': config });
     expect(exitCode).toBe(2);
     expect(stderr).toContain("recipes/bad.yaml:7:15 quantization.group_size: group_size 100 does not divide the model's hidden_size (3072)");
-    expect(stderr).toMatch(/hint: Use -1 \(channel-wise\) or one of 32, 64, 128/);
+    expect(stderr).toMatch(/hint: Use -1 \(channel-wise\) or one of 16, 32, 64, 128/);
     expect(existsSync(path.join(cwd, 'dist'))).toBe(false);
     expect(existsSync(path.join(cwd, 'cache'))).toBe(false);
   });

@@ -117,6 +117,12 @@ describe('phiforge build with the real optimum-cli', () => {
     // A cached export made from identical files elsewhere is reused: its command names that folder.
     expect(exportStep.command).toMatch(/ln -sfn \S+\/Phi-3-local model && /);
     expect(exportStep.command).toContain('--model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code out');
+
+    // The same model and settings, derived from the shared IR by the demo recipe: the same weight bytes as this direct export.
+    const derived = await manifestOf(path.join(cwd, 'dist', 'phi3-tiny-int4-ov'));
+    const binOf = (files: Array<{ path: string; sha256: string }>) => files.find((file) => file.path === 'openvino_model.bin')!.sha256;
+    expect(binOf(manifest.files)).toBe(binOf(derived.files));
+    expect(exportStep.facts.weight_compression).toEqual(derived.steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression);
   }, TIMEOUT);
 
   it('shows the command, exit code and stderr tail of a failing converter, and leaves dist/ untouched', async () => {

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { scriptDigests, stepEntryDir, stepKey, stepWorkDir } from '../cache/step-cache.js';
-import { requireLock, venvDir } from '../toolchain/definition.js';
+import { requireLock, toolchainScript, venvDir } from '../toolchain/definition.js';
 import { ToolchainError } from '../errors.js';
 import type { CommandWork, PlanInput, PlannedStep } from './types.js';
 
@@ -18,7 +18,8 @@ export async function planCommandStep(input: PlanInput, summary: string, work: C
     params: work.params,
     inputs: Object.fromEntries(definition.needs.map((need) => [need, input.upstream[need].key])),
     toolchainLock: requireLock(toolchain),
-    scripts: await scriptDigests(work.scripts),
+    // Every script speaks its JSON contract through the shared phiforge_io module: it is part of each script.
+    scripts: await scriptDigests(work.scripts.length > 0 ? [...work.scripts, toolchainScript('common', 'phiforge_io.py')] : []),
     env: work.env,
   });
   const workDir = stepWorkDir(context, key);

@@ -5,12 +5,12 @@ Result (JSON file):  {"python": "3.11.7", "installed": {distribution: version, .
 Exits 0 even when problems are found: the caller decides, and needs the list either way.
 """
 
-import argparse
 import importlib
 import importlib.metadata
-import json
 import platform
 import sys
+
+from phiforge_io import read_request, write_result
 
 
 def canonical(name: str) -> str:
@@ -18,12 +18,7 @@ def canonical(name: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     installed = {canonical(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
     problems = []
@@ -41,8 +36,7 @@ def main() -> int:
             problems.append(f"import {module} failed: {type(error).__name__}: {error}")
             print(f"import {module} failed", file=sys.stderr)
 
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump({"python": platform.python_version(), "installed": dict(sorted(installed.items())), "problems": problems}, handle, indent=1)
+    write_result(result_path, {"python": platform.python_version(), "installed": dict(sorted(installed.items())), "problems": problems})
     return 0
 
 

@@ -13,7 +13,6 @@ Result:  {"compiled": bool, "emulated": bool, "reason": str?, "blob": "openvino_
 The output folder holds the IR's files (hard links, so nothing is copied) plus the blob.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -21,6 +20,10 @@ import time
 
 import openvino as ov
 import openvino_genai as ov_genai
+
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
 
 BLOB = "openvino_model.blob"
 EMULATION = {"NPUW_DEVICES": "CPU", "NPUW_ONLINE_PIPELINE": "NONE"}
@@ -44,12 +47,7 @@ def npu_driver(core: ov.Core) -> str | None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     core = ov.Core()
     present = "NPU" in core.available_devices
@@ -84,8 +82,7 @@ def main() -> int:
 
     with open(os.path.join(request["output_dir"], "npu.json"), "w", encoding="utf-8") as handle:
         json.dump({key: value for key, value in result.items() if key != "compile_s"}, handle, indent=1)
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    write_result(result_path, result)
     return 0
 
 

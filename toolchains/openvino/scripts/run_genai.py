@@ -15,8 +15,6 @@ Result:  {"openvino": str, "openvino_genai": str, "available": [{"device": str, 
                                     "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms"}]}]}]}
 """
 
-import argparse
-import json
 import os
 import resource
 import sys
@@ -24,6 +22,10 @@ import time
 
 import openvino as ov
 import openvino_genai as ov_genai
+
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
 
 
 def discover(core: ov.Core) -> list:
@@ -135,12 +137,7 @@ def aggregate(measured: list) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     available = discover(ov.Core())
     targets = []
@@ -153,8 +150,7 @@ def main() -> int:
             present = ", ".join(entry["device"] for entry in available) or "none"
             targets.append({"device": target["device"], "status": "skipped", "reason": f"device {target['device']} not present (available: {present})"})
 
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump({"openvino": ov.get_version(), "openvino_genai": ov_genai.__version__, "available": available, "targets": targets}, handle, indent=1)
+    write_result(result_path, {"openvino": ov.get_version(), "openvino_genai": ov_genai.__version__, "available": available, "targets": targets})
     return 0
 
 

@@ -14,13 +14,16 @@ Request: {"model_dir": str}
 Result:  {"problems": [str], "graph": str, "external_tensors": int, "data_files": {name: size in bytes}}
 """
 
-import argparse
 import json
 import os
 import sys
 
 import onnx
 from onnx import TensorProto, helper
+
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
 
 # Element types stored packed, several to a byte: their size is not itemsize * count.
 PACKED_BITS = {
@@ -152,19 +155,13 @@ def check(model_dir: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     result = check(request["model_dir"])
     for problem in result["problems"]:
         log(f"problem: {problem}")
     log(f"{result['graph']}: {result['external_tensors']} external tensors in {sorted(result['data_files'])}, {len(result['problems'])} problems")
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump(result, handle, indent=1)
+    write_result(result_path, result)
     return 0
 
 

@@ -30,7 +30,6 @@ Result:  {"onnxruntime": str, "onnxruntime_genai": str, "available": [{"device":
                                     "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms"}]}]}]}
 """
 
-import argparse
 import contextlib
 import ctypes
 import json
@@ -40,6 +39,10 @@ import time
 
 import onnxruntime as ort
 import onnxruntime_genai as og
+
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
 
 # ONNX Runtime's provider names for the targets phiforge knows.
 PROVIDERS = {"CPUExecutionProvider": "cpu", "CUDAExecutionProvider": "cuda", "DmlExecutionProvider": "dml"}
@@ -284,12 +287,7 @@ def run_target(request: dict, device: str, provider: str, properties: dict) -> d
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     available, unusable = discover()
     present = [entry["device"] for entry in available]
@@ -314,8 +312,7 @@ def main() -> int:
                 reason += f": {unusable[device]}"
             targets.append({"device": device, "status": "skipped", "reason": reason})
 
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump({"onnxruntime": ort.__version__, "onnxruntime_genai": og.__version__, "available": available, "targets": targets}, handle, indent=1)
+    write_result(result_path, {"onnxruntime": ort.__version__, "onnxruntime_genai": og.__version__, "available": available, "targets": targets})
     return 0
 
 

@@ -8,22 +8,20 @@ Request: {"model_dir": str, "prompts": [{"id": str, "messages": [...]}], "max_ne
 Result:  {"answers": [{"id": str, "token_ids": [int], "text": str}], "transformers": str, "torch": str}
 """
 
-import argparse
-import json
+import os
 import sys
 
 import torch
 import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
+
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(request["model_dir"])
@@ -45,8 +43,7 @@ def main() -> int:
         answers.append({"id": prompt["id"], "token_ids": new_tokens, "text": tokenizer.decode(new_tokens, skip_special_tokens=True)})
         print(f"reference answer {prompt['id']}: {len(new_tokens)} tokens", file=sys.stderr)
 
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump({"answers": answers, "transformers": transformers.__version__, "torch": torch.__version__}, handle, indent=1)
+    write_result(result_path, {"answers": answers, "transformers": transformers.__version__, "torch": torch.__version__})
     return 0
 
 

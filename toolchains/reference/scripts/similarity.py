@@ -7,9 +7,12 @@ Request: {"pairs": [[reference_text, candidate_text], ...], "embedding_model": s
 Result:  {"similarities": [float, ...], "embedding_model": str}
 """
 
-import argparse
-import json
+import os
 import sys
+
+# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import read_request, write_result  # noqa: E402
 
 
 def score(reference: str, candidate: str, cosine: float) -> float:
@@ -22,12 +25,7 @@ def score(reference: str, candidate: str, cosine: float) -> float:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--request", required=True)
-    parser.add_argument("--result", required=True)
-    args = parser.parse_args()
-    with open(args.request, encoding="utf-8") as handle:
-        request = json.load(handle)
+    request, result_path = read_request()
 
     model_path = request.get("embedding_model")
     if not model_path:
@@ -49,8 +47,7 @@ def main() -> int:
     else:
         similarities = [1.0 for _ in pairs]
 
-    with open(args.result, "w", encoding="utf-8") as handle:
-        json.dump({"similarities": similarities, "embedding_model": model_path}, handle, indent=1)
+    write_result(result_path, {"similarities": similarities, "embedding_model": model_path})
     print(f"scored {len(pairs)} pairs with {model_path}", file=sys.stderr)
     return 0
 

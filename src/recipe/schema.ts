@@ -8,7 +8,6 @@ import { z } from 'zod';
  * random-weights Phi-3s, and SmolLM2-135M-Instruct's real weights re-laid as Phi-3.
  */
 export const SYNTHETIC_PRESETS = ['phi3-mini-tiny', 'phi3-longrope-tiny', 'phi3-smollm2-135m'] as const;
-export type SyntheticPreset = (typeof SYNTHETIC_PRESETS)[number];
 
 /** optimum-cli's --weight-format values that phiforge knows how to check in the IR afterwards. */
 export const WEIGHT_FORMATS = ['fp32', 'fp16', 'int8', 'int4'] as const;

@@ -4,7 +4,6 @@ import type { CommandSpec } from '../engine/command.js';
 import type { PipelineStepDefinition } from '../pipeline/definition.js';
 import type { LoadedRecipe } from '../recipe/load.js';
 import type { Toolchain } from '../toolchain/definition.js';
-import type { ReadyVenv } from '../toolchain/venv.js';
 
 /** What a step left behind, as later steps, the artifact and the manifest see it. */
 export interface StepOutput {
@@ -85,5 +84,3 @@ export interface StepKind {
   /** Plans the step without running anything: key, exact command, output location. */
   plan(input: PlanInput): Promise<PlannedStep>;
 }
-
-export type VenvFor = (toolchain: Toolchain) => Promise<ReadyVenv>;

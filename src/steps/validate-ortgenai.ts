@@ -1,12 +1,6 @@
-import { existsSync } from 'node:fs';
-import { loadToolchain, toolchainScript } from '../toolchain/definition.js';
+import { loadToolchain, toolchainScript, unmetRequirement } from '../toolchain/definition.js';
 import { planRunnerStep } from './runner-step.js';
 import type { StepKind } from './types.js';
-
-/** Whether an NVIDIA driver is loaded: without one, a CUDA target is skipped without fetching the CUDA runtime. */
-function nvidiaDriverPresent(): boolean {
-  return existsSync('/proc/driver/nvidia/version');
-}
 
 /**
  * Runs the ONNX Runtime GenAI artifact on every target provider with onnxruntime-genai. A DML build
@@ -15,9 +9,11 @@ function nvidiaDriverPresent(): boolean {
 export const validateOrtGenai: StepKind = {
   async plan(input) {
     const { targets } = input.recipe.recipe;
-    const wantsCuda = targets.some((target) => target.device === 'cuda') && nvidiaDriverPresent();
-    // onnxruntime-genai-cuda runs every provider, CPU included; it is fetched only where it can run.
-    const toolchain = wantsCuda ? await loadToolchain('ort-genai-cuda') : input.toolchain!;
+    // onnxruntime-genai-cuda runs every provider, CPU included; it is fetched only where it can run,
+    // elsewhere the CPU runtime reports a cuda target as skipped.
+    const cuda = await loadToolchain('ort-genai-cuda');
+    const wantsCuda = targets.some((target) => target.device === 'cuda') && !unmetRequirement(cuda);
+    const toolchain = wantsCuda ? cuda : input.toolchain!;
     return planRunnerStep(
       { ...input, toolchain },
       'onnxruntime-genai',

@@ -12,7 +12,14 @@ const ToolchainFileSchema = z.strictObject({
   python: z.string().regex(/^3\.\d+$/, 'expected a Python minor version such as "3.11"'),
   imports: z.array(z.string()).min(1),
   exclude: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock although a dependency declares them.' }),
+  requires: z.enum(['nvidia-driver']).optional().meta({ hint: 'What the machine needs for this toolchain to be of use.' }),
 });
+
+/** Whether the machine has what a toolchain `requires:`; undefined when it does, else why not. */
+export function unmetRequirement(toolchain: Toolchain): string | undefined {
+  if (toolchain.requires === 'nvidia-driver' && !existsSync('/proc/driver/nvidia/version')) return 'needs an NVIDIA driver, and none is loaded';
+  return undefined;
+}
 
 export interface Toolchain {
   name: string;
@@ -23,6 +30,7 @@ export interface Toolchain {
   imports: string[];
   /** Declared dependencies deliberately left out of the lock (each with its reason in toolchain.yaml). */
   exclude: string[];
+  requires?: 'nvidia-driver';
   /** Top-level exact pins from requirements.in: the health check compares them with what is installed. */
   pins: Record<string, string>;
   requirementsFile: string;

@@ -1,5 +1,5 @@
 import type { Context } from '../../context.js';
-import { listToolchains, loadToolchain } from '../../toolchain/definition.js';
+import { listToolchains, loadToolchain, unmetRequirement } from '../../toolchain/definition.js';
 import { lockToolchain } from '../../toolchain/lock.js';
 import { ensureVenv, inspectVenv } from '../../toolchain/venv.js';
 
@@ -20,6 +20,12 @@ export async function list(context: Context, name?: string): Promise<void> {
 export async function install(context: Context, name?: string): Promise<void> {
   const ready = [];
   for (const toolchain of await selected(name)) {
+    // Installing everything skips what this machine cannot use; naming a toolchain installs it regardless.
+    const unmet = name ? undefined : unmetRequirement(toolchain);
+    if (unmet) {
+      context.say(`skipping toolchain ${toolchain.name}: it ${unmet}`);
+      continue;
+    }
     const venv = await ensureVenv(context, toolchain);
     ready.push({ name: toolchain.name, venv: venv.dir, python: venv.pythonVersion, lockDigest: venv.lockDigest });
     if (!context.json) process.stdout.write(`${toolchain.name}: ready (${venv.dir})\n`);

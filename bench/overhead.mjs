@@ -33,8 +33,9 @@ const exportStep = plan.steps.find((step) => step.id === 'export');
 const phiforge = [];
 const direct = [];
 for (let run = 0; run < runs; run++) {
-  // --model <folder> makes the model step a plain folder, so phiforge's run is one export, like the direct one.
-  phiforge.push(await seconds(process.execPath, [cli, 'build', recipe, '--model', modelDir, '--force', '--out', path.join(scratch, `pf-${run}`)], { cwd: root }));
+  // --model <folder> makes the model step a plain folder and --no-validate leaves validation out, so
+  // phiforge's run is one export plus its checks, like the direct one.
+  phiforge.push(await seconds(process.execPath, [cli, 'build', recipe, '--model', modelDir, '--force', '--no-validate', '--out', path.join(scratch, `pf-${run}`)], { cwd: root }));
   const argv = [...exportStep.argv.slice(0, -1), path.join(scratch, `direct-${run}`)];
   argv[argv.indexOf('--model') + 1] = modelDir;
   direct.push(await seconds(argv[0], argv.slice(1), { env: exportStep.env }));

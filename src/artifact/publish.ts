@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import fse from 'fs-extra';
 import { digestFolder, type FileDigest } from '../cache/digest.js';
 
 /**
@@ -21,6 +20,7 @@ export async function publishArtifact(
   const staging = path.join(outRoot, `.${name}.partial-${suffix}`);
   await mkdir(outRoot, { recursive: true });
   try {
+    const { default: fse } = await import('fs-extra');
     await fse.copy(sourceDir, staging, { dereference: true, preserveTimestamps: false });
     const files = await digestFolder(staging);
     for (const [file, content] of Object.entries(reports)) await writeFile(path.join(staging, file), `${JSON.stringify(content, null, 2)}\n`);

@@ -2,13 +2,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { downloadFileToCacheDir, modelInfo, snapshotDownload } from '@huggingface/hub';
 import { HubError } from '../errors.js';
 
 // Talks to the Hugging Face Hub the way huggingface_hub does: the same cache layout and variables
 // (HF_HUB_CACHE, HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE), so Python tools reuse the downloads.
 
 const COMMIT = /^[0-9a-f]{40}$/;
+
+/** Loaded on first use: most builds (local and generated models) never talk to the hub. */
+const hubLibrary = () => import('@huggingface/hub');
 
 export function hubCacheDir(): string {
   if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
@@ -42,6 +44,7 @@ export async function resolveCommit(id: string, revision: string, fetchImpl?: ty
   if (COMMIT.test(revision)) return revision;
   if (offline()) throw new HubError(`cannot resolve revision "${revision}" of ${id}: HF_HUB_OFFLINE is set`, 'Pin a 40-character commit id in the recipe.', 2);
   try {
+    const { modelInfo } = await hubLibrary();
     const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...access(fetchImpl) } as Parameters<typeof modelInfo>[0]);
     const sha = (info as unknown as { sha?: string }).sha;
     if (!sha || !COMMIT.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
@@ -58,6 +61,7 @@ export async function downloadConfig(id: string, commit: string, fetchImpl?: typ
     if (existsSync(cached)) return cached;
     throw new HubError(`${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`, 'Unset HF_HUB_OFFLINE to download it, or pass --model <local folder>.', 2);
   }
+  const { downloadFileToCacheDir } = await hubLibrary();
   return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch(
     (error) => {
       throw hubError(error, `download config.json of ${id}@${commit}`);
@@ -68,6 +72,7 @@ export async function downloadConfig(id: string, commit: string, fetchImpl?: typ
 /** `revision` is what the recipe named (a branch, a tag or the commit itself). */
 export async function downloadSnapshot(id: string, commit: string, revision: string = commit, fetchImpl?: typeof fetch): Promise<string> {
   if (offline()) return snapshotDir(id, commit);
+  const { snapshotDownload } = await hubLibrary();
   const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch((error) => {
     throw hubError(error, `download ${id}@${commit}`);
   });

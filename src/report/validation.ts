@@ -1,4 +1,3 @@
-import { XMLBuilder } from 'fast-xml-parser';
 import { round, targetLabel, type ValidationReport } from '../validate/evaluate.js';
 
 /** A compact per-target table for the terminal; emulated devices are labelled as such on every line. */
@@ -58,7 +57,7 @@ export function comparisonTable(reports: ValidationReport[]): string {
 }
 
 /** JUnit XML: a test suite per recipe, a test case per target x check, for CI dashboards. */
-export function validationJunit(reports: ValidationReport[]): string {
+export async function validationJunit(reports: ValidationReport[]): Promise<string> {
   const suites = reports.map((report) => {
     const cases = report.targets.flatMap((target) => {
       const classname = `${report.recipe}.${target.device}${target.emulated ? '.emulated' : ''}${target.structural ? '.structural' : ''}`;
@@ -92,6 +91,7 @@ export function validationJunit(reports: ValidationReport[]): string {
       testcase: cases,
     };
   });
+  const { XMLBuilder } = await import('fast-xml-parser');
   const builder = new XMLBuilder({ ignoreAttributes: false, format: true, suppressEmptyNode: true });
   return `<?xml version="1.0" encoding="UTF-8"?>\n${builder.build({ testsuites: { '@_name': 'phiforge validate', testsuite: suites } })}`;
 }

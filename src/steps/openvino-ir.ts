@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { XMLParser } from 'fast-xml-parser';
 import type { Quantization } from '../recipe/schema.js';
 
 /** What NNCF wrote into the IR's rt_info about the weight compression it applied. */
@@ -30,6 +29,7 @@ export async function readAppliedCompression(xmlFile: string): Promise<AppliedCo
   const start = tail.lastIndexOf('<rt_info>');
   const end = tail.lastIndexOf('</rt_info>');
   if (start < 0 || end < start) return undefined;
+  const { XMLParser } = await import('fast-xml-parser');
   const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false }).parse(tail.slice(start, end + '</rt_info>'.length));
   const section = parsed?.rt_info?.nncf?.weight_compression as Record<string, { value?: string }> | undefined;
   if (!section) return undefined;

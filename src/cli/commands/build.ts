@@ -60,7 +60,7 @@ export async function runRecipes(context: Context, loaders: Array<() => Promise<
   }
   const reports = outcomes.flatMap((outcome) => (outcome.validation ? [outcome.validation] : []));
   if (!context.json && reports.length > 1) process.stdout.write(`${comparisonTable(reports)}\n`);
-  if (options.junit) await writeFile(options.junit, validationJunit(reports));
+  if (options.junit) await writeFile(options.junit, await validationJunit(reports));
   const summary = { ok: worst === 0 && outcomes.every((outcome) => outcome.ok), results: outcomes };
   const gateFailures = reports.flatMap((report) => report.failures.map((failure) => `${report.recipe}: ${failure}`));
   if (gateFailures.length > 0) throw new GateFailedError(gateFailures, summary);

@@ -63,6 +63,10 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import RequestError, load_request_object  # noqa: E402
+
 # NNCF imports torch when it can, which costs seconds and is useless here: derivation works on the
 # OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical output.
 sys.modules.setdefault("torch", None)
@@ -79,20 +83,13 @@ QUANTIZATION_KEYS = {"weight_format", "group_size", "ratio", "sym", "backup_prec
 HALF_DTYPES = ("bfloat16", "float16")
 
 
-class RequestError(Exception):
-    """Bad input: reported as one line, exit status 2."""
 
 
 # --- Request ------------------------------------------------------------------------------------
 
 
 def load_request(path: Path) -> dict:
-    try:
-        request = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RequestError(f"cannot read request {path}: {err}") from err
-    if not isinstance(request, dict):
-        raise RequestError("the request must be a JSON object")
+    request = load_request_object(path)
     unknown = set(request) - {"base_dir", "output_dir", "quantization", "model"}
     if unknown:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")

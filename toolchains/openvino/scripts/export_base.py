@@ -40,22 +40,19 @@ import sys
 import time
 from pathlib import Path
 
+# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import RequestError, load_request_object  # noqa: E402
+
 log = logging.getLogger("export_base")
 
 TASK = "text-generation-with-past"
 
 
-class RequestError(Exception):
-    """Bad input: reported as one line, exit status 2."""
 
 
 def load_request(path: Path) -> dict:
-    try:
-        request = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RequestError(f"cannot read request {path}: {err}") from err
-    if not isinstance(request, dict):
-        raise RequestError("the request must be a JSON object")
+    request = load_request_object(path)
     unknown = set(request) - {"model", "output_dir", "trust_remote_code"}
     if unknown:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")

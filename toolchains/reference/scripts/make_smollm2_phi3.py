@@ -62,6 +62,10 @@ from transformers import (  # noqa: E402
     PreTrainedTokenizerFast,
 )
 
+# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import RequestError, load_request_object  # noqa: E402
+
 log = logging.getLogger("make_smollm2_phi3")
 
 # float32 keeps every dequantised Q4_1 value exactly (bfloat16 would round
@@ -83,8 +87,6 @@ MAX_NEW_TOKENS = 32
 LOGIT_TOLERANCE = 1e-3
 
 
-class RequestError(Exception):
-    """A problem with the request or the source file: reported, not a crash."""
 
 
 # --- Request handling -----------------------------------------------------
@@ -92,12 +94,7 @@ class RequestError(Exception):
 
 def load_request(path: Path) -> dict:
     """Read and validate the request; raise RequestError on any problem."""
-    try:
-        request = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RequestError(f"cannot read request {path}: {err}") from err
-    if not isinstance(request, dict):
-        raise RequestError("request must be a JSON object")
+    request = load_request_object(path)
 
     package = request.get("source_package")
     source = None

@@ -21,6 +21,7 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message.
 
 import argparse
 import json
+import os
 import logging
 import math
 import sys
@@ -30,6 +31,10 @@ import torch
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
 from transformers import __version__ as TRANSFORMERS_VERSION
+
+# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from phiforge_io import RequestError, load_request_object  # noqa: E402
 
 log = logging.getLogger("make_synthetic")
 
@@ -188,8 +193,6 @@ families, and their fans.
 """
 
 
-class RequestError(Exception):
-    """A problem with the request: reported to the caller, not a crash."""
 
 
 # --- Request handling -----------------------------------------------------
@@ -204,12 +207,7 @@ def require_transformers_5() -> None:
 
 def load_request(path: Path) -> dict:
     """Read and validate the request; raise RequestError on any problem."""
-    try:
-        request = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as err:
-        raise RequestError(f"cannot read request {path}: {err}") from err
-    if not isinstance(request, dict):
-        raise RequestError("request must be a JSON object")
+    request = load_request_object(path)
 
     preset = request.get("preset")
     if preset not in PRESETS:

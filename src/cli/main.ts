@@ -26,6 +26,8 @@ export function contextFrom(options: GlobalOptions): Context {
   };
 }
 
+const MODEL_OPTION = { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' } as const;
+
 const VALIDATION_OPTIONS = {
   'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
   junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
@@ -47,7 +49,7 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
       (command) =>
         command
           .positional('recipe', { type: 'string', array: true, demandOption: true, describe: 'Recipe files' })
-          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
+          .option('model', MODEL_OPTION)
           .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' })
           .option('validate', { type: 'boolean', default: true, describe: 'Validate the artifacts (--no-validate builds them only)' })
           .options(VALIDATION_OPTIONS),
@@ -60,7 +62,7 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
       (command) =>
         command
           .positional('target', { type: 'string', array: true, demandOption: true, describe: 'Artifact folders (dist/<name>) or recipe files' })
-          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' })
+          .option('model', MODEL_OPTION)
           .options(VALIDATION_OPTIONS),
       async (args) =>
         (await import('./commands/validate.js')).validate(contextFrom(args), args.target as string[], { model: args.model, requireDevice: args['require-device'], junit: args.junit }),
@@ -71,7 +73,7 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
       (command) =>
         command
           .positional('recipe', { type: 'string', demandOption: true })
-          .option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
+          .option('model', MODEL_OPTION),
       async (args) => (await import('./commands/plan.js')).plan(contextFrom(args), args.recipe as string, args.model),
     )
     .command(
@@ -104,7 +106,7 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
       'doctor [recipe]',
       'Show what this machine offers: system, Python, toolchains, devices; with a recipe, what its build needs',
       (command) =>
-        command.positional('recipe', { type: 'string' }).option('model', { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' }),
+        command.positional('recipe', { type: 'string' }).option('model', MODEL_OPTION),
       async (args) => (await import('./commands/doctor.js')).doctor(contextFrom(args), args.recipe, args.model),
     )
     .command('toolchain', 'Manage the Python toolchains', (command) =>

@@ -1,7 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** Where phiforge's own pipelines/, toolchains/ and recipes/ live (the package root). */
+/**
+ * Where phiforge's own pipelines/, toolchains/ and recipes/ live (the package root). One level up holds
+ * both for src/context.ts (tests) and for the flat bundle chunks in lib/ (scripts/bundle.mjs).
+ */
 export const PACKAGE_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** What every command needs to know about the invocation. */

@@ -4,10 +4,17 @@ import type { ReferenceAnswers, RunnerResult, SimilarityResult, TargetRun } from
 
 // The one evaluator of answer checks, reference agreement and gates, whatever backend ran the model.
 
+/**
+ * Median and range across the measured runs (robust to a stray slow run, so gates use the median),
+ * plus mean and standard deviation pooled over every sample the way OpenVINO GenAI aggregates its
+ * PerfMetrics: the figures benchmark_genai would print for the same runs.
+ */
 export interface Spread {
   median: number;
   min: number;
   max: number;
+  mean: number;
+  std: number;
 }
 
 export interface CheckResult {
@@ -73,15 +80,22 @@ const GATE_UNITS: Record<keyof Gates, string> = {
   peak_rss_mb_max: 'MiB',
 };
 
-export function spread(values: number[]): Spread {
-  const sorted = [...values].sort((a, b) => a - b);
+/** `perRun` has one value per run; `samples` are what the mean pools (per-token durations for TPOT). */
+export function spread(perRun: number[], samples: number[] = perRun): Spread {
+  const sorted = [...perRun].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   const median = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-  return { median, min: sorted[0], max: sorted[sorted.length - 1] };
+  const pooled = samples.length ? samples : perRun;
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], mean: mean(pooled), std: populationStd(pooled) };
 }
 
 function mean(values: number[]): number {
   return values.reduce((sum, value) => sum + value, 0) / values.length;
+}
+
+function populationStd(values: number[]): number {
+  const average = mean(values);
+  return Math.sqrt(mean(values.map((value) => (value - average) ** 2)));
 }
 
 function matchingPrefix(a: number[], b: number[]): number {
@@ -156,10 +170,16 @@ export function targetLabel(target: { device: string; emulated?: boolean; struct
 
 function targetFigures(run: TargetRun) {
   const measurements = (run.prompts ?? []).flatMap((prompt) => prompt.runs);
+  const tpot = spread(
+    measurements.map((measurement) => measurement.tpot_ms),
+    measurements.flatMap((measurement) => measurement.decode_ms),
+  );
+  const perRunThroughput = spread(measurements.map((measurement) => measurement.tokens_per_s));
   return {
     ttft_ms: spread(measurements.map((measurement) => measurement.ttft_ms)),
-    tpot_ms: spread(measurements.map((measurement) => measurement.tpot_ms)),
-    tokens_per_s: spread(measurements.map((measurement) => measurement.tokens_per_s)),
+    tpot_ms: tpot,
+    // GenAI derives its throughput from the pooled TPOT, standard deviation included; so does this.
+    tokens_per_s: { ...perRunThroughput, mean: 1000 / tpot.mean, std: (tpot.std * 1000) / tpot.mean ** 2 },
     load_ms: run.load_ms ?? 0,
     peak_rss_mb: run.peak_rss_mb ?? 0,
     runs: measurements.length,

@@ -11,6 +11,8 @@ export interface RunMeasurement {
   tokens_per_s: number;
   new_tokens: number;
   generate_ms: number;
+  /** The duration of each token after the first (what TPOT averages), for pooling across runs. */
+  decode_ms: number[];
 }
 
 export interface TargetRun {

@@ -65,7 +65,7 @@ describe('validation of OpenVINO artifacts', () => {
     expect(required.stderr).toContain('GPU: device GPU not present (available: CPU) and --require-device is set');
   }, TIMEOUT);
 
-  it('reports medians of the runner\'s own perf_metrics, reference agreement and answers in validation.json', async () => {
+  it('reports medians and GenAI-pooled means of the runner\'s own perf_metrics, reference agreement and answers in validation.json', async () => {
     const result = await runCli(args('build', 'recipes/cpu.yaml', '--json'), { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
     const validation = JSON.parse(await readFile(path.join(cwd, 'dist', 'cpu', 'validation.json'), 'utf8'));
@@ -81,6 +81,13 @@ describe('validation of OpenVINO artifacts', () => {
     const runs = JSON.parse(await readFile(path.join(SHARED_CACHE, 'steps', runsStep.key, 'out', 'runs.json'), 'utf8'));
     const ttfts = runs.targets[0].prompts[0].runs.map((run: { ttft_ms: number }) => run.ttft_ms).sort((a: number, b: number) => a - b);
     expect(cpu.figures.ttft_ms.median).toBeCloseTo((ttfts[0] + ttfts[1]) / 2, 6);
+
+    // The means phiforge pools from the raw samples are the ones GenAI's own PerfMetrics addition gives.
+    const genai = runs.targets[0].genai_aggregate;
+    const relative = (ours: number, theirs: number) => Math.abs(ours / theirs - 1);
+    expect(relative(cpu.figures.ttft_ms.mean, genai.ttft_ms)).toBeLessThan(1e-4);
+    expect(relative(cpu.figures.tpot_ms.mean, genai.tpot_ms)).toBeLessThan(1e-4);
+    expect(relative(cpu.figures.tokens_per_s.mean, genai.tokens_per_s)).toBeLessThan(1e-4);
   }, TIMEOUT);
 
   it('phiforge validate dist/<name> measures again instead of reusing cached figures', async () => {

@@ -12,7 +12,10 @@ Result:  {"openvino": str, "openvino_genai": str, "available": [{"device": str, 
           "targets": [{"device": str, "status": "ran" | "skipped", "reason": str?, "load_ms": float,
                        "peak_rss_mb": float,
                        "prompts": [{"id": str, "token_ids": [int], "text": str,
-                                    "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms"}]}]}]}
+                                    "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms",
+                                              "decode_ms": [float]}]}]}]}
+decode_ms is GenAI's raw per-token durations after the first token, so that phiforge can pool them
+across runs exactly as GenAI's own PerfMetrics addition does.
 """
 
 import os
@@ -66,6 +69,8 @@ def measure(pipe, config, inputs, repetitions: int, warmup: int, totals: list):
             "tokens_per_s": float(metrics.get_throughput().mean),
             "new_tokens": int(metrics.get_num_generated_tokens()),
             "generate_ms": float(metrics.get_generate_duration().mean),
+            # Raw durations are in microseconds.
+            "decode_ms": [float(duration) / 1000 for duration in metrics.raw_metrics.m_durations],
         })
     return runs, tokens
 

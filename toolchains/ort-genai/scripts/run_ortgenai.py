@@ -16,6 +16,7 @@ generation loop is driven token by token here and timed with time.perf_counter:
                new_tokens / generate time when only one token was generated
   new_tokens   every token generated, a final end-of-sequence token included
   generate_ms  append_tokens up to the last token
+  decode_ms    the duration of each later token, for pooling across runs as OpenVINO GenAI does
 token_ids / text leave out a trailing end-of-sequence token, as the reference answers do.
 
 Request: {"model_dir": str, "max_new_tokens": int, "repetitions": int, "warmup": int,
@@ -27,7 +28,8 @@ Result:  {"onnxruntime": str, "onnxruntime_genai": str, "available": [{"device":
           "targets": [{"device": str, "status": "ran" | "skipped", "reason": str?, "structural": bool?,
                        "provider": str, "chat_template": str, "load_ms": float, "peak_rss_mb": float,
                        "prompts": [{"id": str, "token_ids": [int], "text": str,
-                                    "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms"}]}]}]}
+                                    "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms",
+                                              "decode_ms": [float]}]}]}]}
 """
 
 import contextlib
@@ -247,7 +249,8 @@ def generate(model, input_ids, max_new_tokens: int):
     count = len(token_times)
     tpot_ms = (token_times[-1] - token_times[0]) * 1000 / (count - 1) if count > 1 else 0.0
     tokens_per_s = 1000 / tpot_ms if tpot_ms > 0 else count / (generate_ms / 1000)
-    measurement = {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms, "tokens_per_s": tokens_per_s, "new_tokens": count, "generate_ms": generate_ms}
+    decode_ms = [(later - earlier) * 1000 for earlier, later in zip(token_times, token_times[1:])]
+    measurement = {"ttft_ms": ttft_ms, "tpot_ms": tpot_ms, "tokens_per_s": tokens_per_s, "new_tokens": count, "generate_ms": generate_ms, "decode_ms": decode_ms}
     return new_tokens, measurement
 
 

@@ -42,11 +42,11 @@ describe('validation of OpenVINO artifacts', () => {
   }, TIMEOUT);
 
   it('fails the build with exit 1 on an impossibly tight gate, naming gate, value and limit, and the JUnit file shows it', async () => {
-    const result = await runCli(args('build', 'recipes/tight.yaml', '--junit', 'junit.xml'), { cwd });
+    const result = await runCli(args('build', 'recipes/tight.yaml', '--junit', 'reports/junit.xml'), { cwd });
     expect(result.exitCode, result.stderr).toBe(1);
     expect(result.stderr).toMatch(/tight: CPU: gate ttft_ms_max: measured [\d.]+ ms, limit <= 0\.0001 ms/);
     expect(result.stdout).toContain('GPU     skipped: device GPU not present (available: CPU)');
-    const junit = await readFile(path.join(cwd, 'junit.xml'), 'utf8');
+    const junit = await readFile(path.join(cwd, 'reports', 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testcase name="gate ttft_ms_max" classname="tight\.CPU">\s*<failure message="measured [\d.]+ ms, limit &lt;= 0\.0001 ms"/);
     expect(junit).toMatch(/<testcase name="gate similarity_min" classname="tight\.CPU"(\/>|>\s*<\/testcase>)/);
     expect(junit).toMatch(/<testcase name="GPU device" classname="tight\.GPU">\s*<skipped message="device GPU not present \(available: CPU\)"/);

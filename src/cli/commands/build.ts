@@ -1,9 +1,9 @@
-import { writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../../context.js';
 import { checkResources } from '../../doctor/resources.js';
 import { executePlan, type ExecuteOptions } from '../../engine/build.js';
-import { GateFailedError, PhiforgeError } from '../../errors.js';
+import { GateFailedError, PhiforgeError, UsageError } from '../../errors.js';
 import { planRecipe } from '../../pipeline/plan.js';
 import { loadRecipe, type LoadedRecipe } from '../../recipe/load.js';
 import { comparisonTable, validationJunit, validationTable } from '../../report/validation.js';
@@ -34,6 +34,10 @@ export async function build(context: Context, recipes: string[], options: BuildO
 
 /** Shared by `build` and `validate`: they differ only in where recipes come from and what is forced. */
 export async function runRecipes(context: Context, loaders: Array<() => Promise<LoadedRecipe>>, labels: string[], options: BuildOptions): Promise<void> {
+  // Refused before anything is built, rather than after a long build has nowhere to report.
+  if (options.junit && (await stat(options.junit).then((info) => info.isDirectory(), () => false))) {
+    throw new UsageError(`--junit ${options.junit} is a folder`, 'Name the XML file to write, e.g. --junit reports/phiforge.xml.');
+  }
   const outcomes: Outcome[] = [];
   let worst = 0;
   for (const [index, load] of loaders.entries()) {
@@ -60,10 +64,18 @@ export async function runRecipes(context: Context, loaders: Array<() => Promise<
   }
   const reports = outcomes.flatMap((outcome) => (outcome.validation ? [outcome.validation] : []));
   if (!context.json && reports.length > 1) process.stdout.write(`${comparisonTable(reports)}\n`);
-  if (options.junit) await writeFile(options.junit, await validationJunit(reports));
+  if (options.junit) await writeJunit(options.junit, await validationJunit(reports));
   const summary = { ok: worst === 0 && outcomes.every((outcome) => outcome.ok), results: outcomes };
   const gateFailures = reports.flatMap((report) => report.failures.map((failure) => `${report.recipe}: ${failure}`));
   if (gateFailures.length > 0) throw new GateFailedError(gateFailures, summary);
   if (context.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
   if (worst !== 0) process.exitCode = worst;
+}
+
+/** Like pytest's --junitxml, creates the report's folder. */
+async function writeJunit(file: string, xml: string): Promise<void> {
+  const { default: fse } = await import('fs-extra');
+  await fse.outputFile(file, xml).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot write the JUnit report ${file}: ${error.code ?? error.message}`, 'Pick a path where this user may create files.');
+  });
 }

@@ -163,3 +163,16 @@ export class VerifyMismatchError extends PhiforgeError {
     return { code: this.code, message: this.message, report: this.report };
   }
 }
+
+/** `cache verify` found step outputs whose bytes no longer match their digests (and removed them). */
+export class CacheDamagedError extends PhiforgeError {
+  readonly code = 'CACHE_DAMAGED';
+  readonly exitCode = ExitCode.failed;
+  constructor(readonly damaged: string[]) {
+    super(`${damaged.length} cached step output(s) were damaged and have been removed:\n  - ${damaged.join('\n  - ')}`);
+    this.hint = 'The next build remakes them. Damage that stat() cannot see (a failing disk) is what this check is for; check the disk.';
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, damaged: this.damaged, hint: this.hint };
+  }
+}

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import type { DigestMemo } from './digest-memo.js';
 
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -29,8 +30,19 @@ export interface FileDigest {
   sha256: string;
 }
 
+/** A file's size and sha256; with a memo, read only when stat() says it may have changed. */
+export async function fileDigest(file: string, memo?: DigestMemo): Promise<{ size: number; sha256: string }> {
+  const absolute = path.resolve(file);
+  const info = await stat(absolute, { bigint: true });
+  const remembered = memo?.lookup(absolute, info);
+  if (remembered) return { size: Number(info.size), sha256: remembered };
+  const digest = await sha256File(absolute);
+  memo?.remember(absolute, info, digest);
+  return { size: Number(info.size), sha256: digest };
+}
+
 /** Every regular file under `root` (symlinks followed, as the HF cache is made of them), sorted by path. */
-export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean } = {}): Promise<FileDigest[]> {
+export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean; memo?: DigestMemo } = {}): Promise<FileDigest[]> {
   const files: FileDigest[] = [];
   async function walk(relative: string): Promise<void> {
     for (const entry of await readdir(path.join(root, relative), { withFileTypes: true })) {
@@ -39,7 +51,7 @@ export async function digestFolder(root: string, options: { exclude?: (relative:
       const absolute = path.join(root, child);
       const info = await stat(absolute);
       if (info.isDirectory()) await walk(child);
-      else if (info.isFile()) files.push({ path: child, size: info.size, sha256: await sha256File(absolute) });
+      else if (info.isFile()) files.push({ path: child, ...(await fileDigest(absolute, options.memo)) });
     }
   }
   await walk('');

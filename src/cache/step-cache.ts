@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
-import { canonicalJson, digestFolder, sha256, sha256File, type FileDigest } from './digest.js';
+import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, type FileDigest } from './digest.js';
+import { DigestMemo } from './digest-memo.js';
 import { withLock } from './lock.js';
 
 /** Everything that decides a step's output; its canonical JSON hashes to the step's cache key. */
@@ -74,8 +75,9 @@ export async function getOrProduce(
   options: { force?: boolean; inputDigest?: string; onDiscard?: (reason: string) => void } = {},
 ): Promise<CachedStepResult> {
   const dir = stepEntryDir(context, key);
+  const memo = DigestMemo.of(context.cacheRoot);
   if (!options.force) {
-    const existing = await readValidEntry(dir, options.inputDigest);
+    const existing = await readValidEntry(dir, options.inputDigest, memo);
     if (existing.entry) {
       // The marker's mtime is the entry's last use, for `cache gc --older-than`.
       const now = new Date();
@@ -84,7 +86,7 @@ export async function getOrProduce(
     }
   }
   return withLock(context.cacheRoot, `step-${key}`, async () => {
-    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, options.inputDigest);
+    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, options.inputDigest, memo);
     if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
     if (again.problem && existsSync(dir)) options.onDiscard?.(again.problem);
     await rm(dir, { recursive: true, force: true });
@@ -101,7 +103,12 @@ export async function getOrProduce(
   });
 }
 
-async function readValidEntry(dir: string, inputDigest?: string): Promise<{ entry?: StepEntry; problem?: string }> {
+/**
+ * The entry in `dir` if it is committed, was made from `inputDigest`, and every file still has its
+ * recorded size and sha256. With a memo, files stat() shows unchanged are not read again; without
+ * one (`cache verify`) every byte is.
+ */
+export async function readValidEntry(dir: string, inputDigest: string | undefined, memo?: DigestMemo): Promise<{ entry?: StepEntry; problem?: string }> {
   if (!existsSync(path.join(dir, COMMITTED))) return { problem: 'entry was never completed' };
   let entry: StepEntry;
   try {
@@ -115,7 +122,7 @@ async function readValidEntry(dir: string, inputDigest?: string): Promise<{ entr
       const absolute = path.join(dir, 'out', file.path);
       const size = await stat(absolute).then((info) => info.size, () => -1);
       if (size !== file.size) return `${file.path} is missing or has a different size`;
-      if ((await sha256File(absolute)) !== file.sha256) return `${file.path} does not match its recorded sha256`;
+      if ((await fileDigest(absolute, memo)).sha256 !== file.sha256) return `${file.path} does not match its recorded sha256`;
       return undefined;
     }),
   );

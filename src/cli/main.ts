@@ -95,12 +95,18 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
           async (args) => (await import('./commands/cache.js')).gc(contextFrom(args), args['older-than']),
         )
         .command(
+          'verify',
+          'Re-read every cached step output against its sha256 and remove damaged ones (builds only re-read files whose size or mtime changed)',
+          () => undefined,
+          async (args) => (await import('./commands/cache.js')).verify(contextFrom(args)),
+        )
+        .command(
           'clean',
           'Remove step outputs and logs (with --all, venvs too)',
           (sub) => sub.option('all', { type: 'boolean', default: false }),
           async (args) => (await import('./commands/cache.js')).clean(contextFrom(args), args.all),
         )
-        .demandCommand(1, 'Name a cache command: ls, gc or clean.'),
+        .demandCommand(1, 'Name a cache command: ls, gc, verify or clean.'),
     )
     .command(
       'doctor [recipe]',

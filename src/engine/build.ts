@@ -79,6 +79,7 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
     context.outRoot,
     name,
     artifactStep.dir,
+    artifactStep.files,
     (files) => buildManifest(plan, outputs, toolchains, files, validation || undefined),
     validation ? { 'validation.json': validation } : {},
   );

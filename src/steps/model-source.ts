@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
+import { DigestMemo } from '../cache/digest-memo.js';
 import { InputError } from '../errors.js';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
 import { checkRecipeAgainstModel, type ModelShape } from '../recipe/load.js';
@@ -86,7 +87,7 @@ async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedS
 
 async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep> {
   // The folder's content is the model's identity: the same files anywhere give the same key.
-  const files = await digestFolder(folder, { exclude: notModelFile });
+  const files = await digestFolder(folder, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
   const key = sha256(canonicalJson(files));
   checkRecipeAgainstModel(input.recipe, await readShape(folder));
   return {
@@ -118,7 +119,7 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
         // Check the recipe against config.json before fetching gigabytes of weights.
         checkRecipeAgainstModel(input.recipe, await readShape(path.dirname(await downloadConfig(id, commit))));
         const snapshot = await downloadSnapshot(id, commit, revision);
-        const files = await digestFolder(snapshot, { exclude: notModelFile });
+        const files = await digestFolder(snapshot, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
         if (!files.some((file) => WEIGHTS.test(file.path))) {
           // An offline build finds only what an earlier, interrupted one left: config.json without weights.
           throw new InputError(input.recipe.source.file, [

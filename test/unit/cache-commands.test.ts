@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -37,5 +38,30 @@ describe('phiforge cache', () => {
 
     expect((await runCli(['cache', 'clean'], { cwd })).exitCode).toBe(0);
     expect(existsSync(path.join(cache, 'steps'))).toBe(false);
+  });
+});
+
+describe('phiforge cache verify', () => {
+  it('re-reads every cached output, removes the ones whose bytes changed and exits 1', async () => {
+    const cwd = await workspace();
+    const cache = path.join(cwd, 'cache');
+    const content = 'x'.repeat(1024);
+    for (const key of ['d'.repeat(64), 'e'.repeat(64)]) {
+      await entry(cache, key, { committed: true });
+      await writeFile(
+        path.join(cache, 'steps', key, 'entry.json'),
+        JSON.stringify({ key, kind: 'fake-kind', files: [{ path: 'file.bin', size: 1024, sha256: createHash('sha256').update(content).digest('hex') }] }),
+      );
+    }
+    const intact = await runCli(['cache', 'verify'], { cwd });
+    expect(intact.exitCode, intact.stderr).toBe(0);
+    expect(intact.stdout).toContain('2 step output(s) checked, all intact');
+
+    await writeFile(path.join(cache, 'steps', 'e'.repeat(64), 'out', 'file.bin'), 'y'.repeat(1024));
+    const damaged = await runCli(['cache', 'verify'], { cwd });
+    expect(damaged.exitCode).toBe(1);
+    expect(damaged.stderr).toContain(`step ${'e'.repeat(16)} (fake-kind): file.bin does not match its recorded sha256`);
+    expect(existsSync(path.join(cache, 'steps', 'e'.repeat(64)))).toBe(false);
+    expect(existsSync(path.join(cache, 'steps', 'd'.repeat(64)))).toBe(true);
   });
 });

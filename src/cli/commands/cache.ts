@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { COMMITTED } from '../../cache/step-cache.js';
+import { COMMITTED, readValidEntry, type StepEntry } from '../../cache/step-cache.js';
 import { cachePath, type Context } from '../../context.js';
+import { CacheDamagedError } from '../../errors.js';
 import { listToolchains, loadToolchain, venvDir } from '../../toolchain/definition.js';
 
 async function sizeOf(target: string): Promise<number> {
@@ -91,8 +92,30 @@ export async function gc(context: Context, olderThanDays?: number): Promise<void
   else process.stdout.write(removed.length ? `${removed.map((line) => `removed ${line}`).join('\n')}\n` : 'nothing to remove\n');
 }
 
+/**
+ * Reads every byte of every committed step output against its recorded sha256. Builds trust a file
+ * whose size, inode and mtime are unchanged; this is the check for what that cannot see.
+ */
+export async function verify(context: Context): Promise<void> {
+  const damaged: string[] = [];
+  let checked = 0;
+  for (const row of await stepEntries(context)) {
+    if (!row.committed) continue;
+    const dir = cachePath(context, 'steps', row.key);
+    const entry = await readFile(path.join(dir, 'entry.json'), 'utf8').then((text) => JSON.parse(text) as StepEntry, () => undefined);
+    const { problem } = await readValidEntry(dir, entry?.inputDigest);
+    checked++;
+    if (!problem) continue;
+    await rm(dir, { recursive: true, force: true });
+    damaged.push(`step ${row.key.slice(0, 16)} (${row.kind}): ${problem}`);
+  }
+  if (damaged.length) throw new CacheDamagedError(damaged);
+  if (context.json) process.stdout.write(`${JSON.stringify({ checked, damaged }, null, 2)}\n`);
+  else process.stdout.write(`${checked} step output(s) checked, all intact\n`);
+}
+
 export async function clean(context: Context, all: boolean): Promise<void> {
-  const targets = ['steps', 'logs', ...(all ? ['toolchains', 'tools', 'locks'] : [])].map((part) => cachePath(context, part));
+  const targets = ['steps', 'logs', 'digests.json', ...(all ? ['toolchains', 'tools', 'locks'] : [])].map((part) => cachePath(context, part));
   for (const target of targets) await rm(target, { recursive: true, force: true });
   if (context.json) process.stdout.write(`${JSON.stringify({ removed: targets })}\n`);
   else process.stdout.write(`removed ${targets.join(', ')}\n`);

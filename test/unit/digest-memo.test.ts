@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { fileDigest } from '../../src/cache/digest.js';
+import { DigestMemo } from '../../src/cache/digest-memo.js';
+import { workspace } from '../support/cli.js';
+
+// Unchanged files are not re-read; any rewrite, even one that puts the mtime back, is.
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+
+describe('digest memo', () => {
+  it('remembers settled files, re-hashes rewritten ones, and does not trust files changed a moment ago', async () => {
+    const root = await workspace({ 'settled.bin': 'original', 'fresh.bin': 'just made', 'cache/.keep': '' });
+    const memo = DigestMemo.of(path.join(root, 'cache'));
+    const settled = path.join(root, 'settled.bin');
+    const fresh = path.join(root, 'fresh.bin');
+
+    // Hashing a file written within the last two seconds does not remember it (its clock tick may not be over).
+    expect((await fileDigest(fresh, memo)).sha256).toBe(sha256('just made'));
+    expect(memo.lookup(fresh, await stat(fresh, { bigint: true }))).toBeUndefined();
+
+    await sleep(2100);
+    expect((await fileDigest(settled, memo)).sha256).toBe(sha256('original'));
+    expect(memo.lookup(settled, await stat(settled, { bigint: true }))).toBe(sha256('original'));
+    memo.save();
+    expect(Object.keys(JSON.parse(await readFile(path.join(root, 'cache', 'digests.json'), 'utf8')))).toEqual([settled]);
+
+    // Same size, mtime set back: ctime still moves, so the new bytes are read.
+    const before = await stat(settled);
+    await writeFile(settled, 'ORIGINAL');
+    await utimes(settled, before.atime, before.mtime);
+    expect((await fileDigest(settled, memo)).sha256).toBe(sha256('ORIGINAL'));
+  });
+});

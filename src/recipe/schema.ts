@@ -108,8 +108,12 @@ const GatesSchema = z
     similarity_min: z.number().min(0).max(1).optional().meta({ description: 'Smallest acceptable mean answer similarity to the source model (0..1).' }),
     match_tokens_min: z.number().min(0).optional().meta({ description: 'Smallest acceptable mean count of tokens equal to the source model before the first divergence.' }),
     peak_rss_mb_max: positive('Largest acceptable peak resident memory of the runner, MiB.'),
+    perplexity_ratio_max: z.number().min(1).optional().meta({
+      description: "Largest acceptable ratio of the artifact's perplexity to the source model's on validate.perplexity's text.",
+      hint: 'A ratio of at least 1, e.g. 1.1 for at most 10% worse than the source model; needs validate.perplexity.',
+    }),
   })
-  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max.' });
+  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max.' });
 
 export type Gates = z.output<typeof GatesSchema>;
 
@@ -175,7 +179,32 @@ const ValidateSchema = z.strictObject({
       embedding_model: z.string().optional().meta({ description: 'Local sentence-transformers folder for similarity; default all-MiniLM-L6-v2 as packaged on PyPI.' }),
     })
     .prefault({}),
+  perplexity: z
+    .union([
+      z.boolean(),
+      z.strictObject({ text: z.string().min(1).meta({ description: 'The text to score; at least a few sentences.' }) }),
+    ])
+    .default(false)
+    .meta({
+      description: "Also score a text's perplexity with the source model and with each artifact (true: a built-in English paragraph). Off by default: it runs the model once more.",
+      hint: 'true, false, or { text: "..." }.',
+    }),
 });
+
+/** An original English paragraph: plain prose, so a model that still works scores it well. */
+export const BUILT_IN_PERPLEXITY_TEXT =
+  'The river rises in the hills to the north, where snow lingers until late spring. For most of the year it is ' +
+  'shallow enough to cross on foot, but after the thaw it fills its banks and carries branches, stones and ' +
+  'sometimes whole trees down to the valley. The town grew up where the water slows and widens. Its first ' +
+  'houses were built of timber from the forest on the eastern slope, and its first bridge was little more than ' +
+  'a row of planks laid across flat rocks. Today the bridge is made of stone, the mill has become a museum, and ' +
+  'children spend summer afternoons watching the fish that rest in the shade beneath the arches.';
+
+/** The text to score for perplexity, or undefined when the recipe does not ask for it. */
+export function perplexityText(settings: ValidateSettings): string | undefined {
+  if (settings.perplexity === false) return undefined;
+  return settings.perplexity === true ? BUILT_IN_PERPLEXITY_TEXT : settings.perplexity.text;
+}
 
 export type ValidateSettings = z.output<typeof ValidateSchema>;
 

@@ -2,7 +2,9 @@ import { round, targetLabel, type ValidationReport } from '../validate/evaluate.
 
 /** A compact per-target table for the terminal; emulated devices are labelled as such on every line. */
 export function validationTable(report: ValidationReport): string {
-  const header = ['target', 'status', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'RSS MiB', 'similarity', 'match tok', 'identical'];
+  // The perplexity column only when the recipe asked for it, so the usual table stays narrow.
+  const withPerplexity = report.targets.some((target) => target.perplexity);
+  const header = ['target', 'status', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'RSS MiB', 'similarity', 'match tok', 'identical', ...(withPerplexity ? ['ppl ratio'] : [])];
   const rows = report.targets.map((target) => {
     const label = targetLabel(target);
     if (!target.figures) return [label, target.status === 'skipped' ? `skipped: ${target.reason}` : `${target.status}: ${target.reason}`];
@@ -19,6 +21,7 @@ export function validationTable(report: ValidationReport): string {
       agreement?.similarity_mean == null ? '-' : agreement.similarity_mean.toFixed(3),
       agreement ? `${round(agreement.match_tokens_mean)}` : '-',
       agreement ? `${agreement.identical}/${agreement.prompts}` : '-',
+      ...(withPerplexity ? [perplexityCell(target.perplexity)] : []),
     ];
   });
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row.length > 2 || column < 2 ? (row[column] ?? '').length : 0))));
@@ -30,13 +33,24 @@ export function validationTable(report: ValidationReport): string {
       lines.push(`  ${target.device} (emulated): same tokens as the plain CPU pipeline on ${target.cpu_agreement.identical}/${target.cpu_agreement.prompts} prompt(s); its latency is the CPU's, not an NPU's`);
     }
   }
+  for (const target of report.targets) {
+    if (target.perplexity) {
+      const { artifact, reference, problem } = target.perplexity;
+      lines.push(`  ${targetLabel(target)}: perplexity ${artifact.toFixed(3)} against the source model's ${reference.toFixed(3)}${problem ? ` (no ratio: ${problem})` : ''}`);
+    }
+  }
   for (const failure of report.failures) lines.push(`  ✗ ${failure}`);
   return lines.join('\n');
 }
 
+function perplexityCell(perplexity: ValidationReport['targets'][number]['perplexity']): string {
+  return perplexity?.ratio == null ? '-' : perplexity.ratio.toFixed(3);
+}
+
 /** Several recipes' figures in one table: the same model on two backends side by side. */
 export function comparisonTable(reports: ValidationReport[]): string {
-  const header = ['recipe', 'backend', 'target', 'TTFT ms', 'TPOT ms', 'tok/s', 'RSS MiB', 'similarity', 'match tok'];
+  const withPerplexity = reports.some((report) => report.targets.some((target) => target.perplexity));
+  const header = ['recipe', 'backend', 'target', 'TTFT ms', 'TPOT ms', 'tok/s', 'RSS MiB', 'similarity', 'match tok', ...(withPerplexity ? ['ppl ratio'] : [])];
   const rows = reports.flatMap((report) =>
     report.targets
       .filter((target) => target.figures)
@@ -50,6 +64,7 @@ export function comparisonTable(reports: ValidationReport[]): string {
         `${Math.round(target.figures!.peak_rss_mb)}`,
         target.agreement?.similarity_mean == null ? '-' : target.agreement.similarity_mean.toFixed(3),
         target.agreement ? `${round(target.agreement.match_tokens_mean)}` : '-',
+        ...(withPerplexity ? [perplexityCell(target.perplexity)] : []),
       ]),
   );
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => row[column].length)));

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { promptsWithIds } from '../recipe/schema.js';
+import { perplexityText, promptsWithIds } from '../recipe/schema.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import type { StepKind } from './types.js';
@@ -15,12 +15,15 @@ export const referenceAnswers: StepKind = {
     const script = toolchainScript(input.toolchain!, 'reference_answers.py');
     const prompts = promptsWithIds(validate).map(({ id, messages }) => ({ id, messages }));
     const env = { HF_HUB_OFFLINE: '1', PYTHONHASHSEED: '0' };
-    return planCommandStep(input, `answer ${prompts.length} prompt(s) with the source model (transformers, FP32, greedy)`, {
+    // The source model's perplexity is what each artifact's is divided by.
+    const perplexity = validate.reference.enabled && perplexityText(validate) ? { perplexity_text: perplexityText(validate) } : {};
+    const summary = `answer ${prompts.length} prompt(s)${perplexity.perplexity_text ? ' and score the perplexity text' : ''} with the source model (transformers, FP32, greedy)`;
+    return planCommandStep(input, summary, {
       kindVersion: 1,
-      params: { prompts, max_new_tokens: validate.max_new_tokens, enabled: validate.reference.enabled },
-      scripts: [script],
+      params: { prompts, max_new_tokens: validate.max_new_tokens, enabled: validate.reference.enabled, ...perplexity },
+      scripts: [script, toolchainScript('common', 'perplexity.py')],
       env,
-      requestFiles: () => ({ 'request.json': JSON.stringify({ model_dir: modelDir, prompts: validate.reference.enabled ? prompts : [], max_new_tokens: validate.max_new_tokens }) }),
+      requestFiles: () => ({ 'request.json': JSON.stringify({ model_dir: modelDir, prompts: validate.reference.enabled ? prompts : [], max_new_tokens: validate.max_new_tokens, ...perplexity }) }),
       command: ({ python, workDir, outDir }) => ({ argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(outDir, 'answers.json')], env }),
     });
   },

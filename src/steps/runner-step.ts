@@ -1,5 +1,6 @@
 import path from 'node:path';
-import { promptsWithIds } from '../recipe/schema.js';
+import { perplexityText, promptsWithIds } from '../recipe/schema.js';
+import { toolchainScript } from '../toolchain/definition.js';
 import { hostFingerprint } from '../validate/host.js';
 import { planCommandStep } from './command-step.js';
 import type { PlanInput, PlannedStep } from './types.js';
@@ -16,6 +17,7 @@ export async function planRunnerStep(input: PlanInput, runtime: string, script: 
     repetitions: validate.repetitions,
     warmup: validate.warmup,
     prompts: promptsWithIds(validate).map(({ id, messages }) => ({ id, messages })),
+    ...(perplexityText(validate) && { perplexity_text: perplexityText(validate) }),
     targets,
   };
   return planCommandStep(input, `run on ${targets.map((target) => target.device).join(', ')} with ${runtime}`, {
@@ -23,7 +25,8 @@ export async function planRunnerStep(input: PlanInput, runtime: string, script: 
     volatile: true,
     // Figures belong to the machine that measured them: cached ones are reused only there.
     params: { ...request, model_dir: undefined, host: hostFingerprint() },
-    scripts: [script],
+    // The runners import the shared perplexity module: a change to it is a change to them.
+    scripts: [script, toolchainScript('common', 'perplexity.py')],
     env: {},
     requestFiles: () => ({ 'request.json': JSON.stringify(request) }),
     command: ({ python, workDir, outDir }) => ({ argv: [python, script, '--request', path.join(workDir, 'request.json'), '--result', path.join(outDir, 'runs.json')] }),

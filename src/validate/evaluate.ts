@@ -1,6 +1,6 @@
 import type { Gates, Recipe } from '../recipe/schema.js';
 import { promptsWithIds } from '../recipe/schema.js';
-import type { ReferenceAnswers, RunnerResult, SimilarityResult, TargetRun } from './types.js';
+import type { Perplexity, ReferenceAnswers, RunnerResult, SimilarityResult, TargetRun } from './types.js';
 
 // The one evaluator of answer checks, reference agreement and gates, whatever backend ran the model.
 
@@ -48,6 +48,8 @@ export interface TargetReport {
   cpu_agreement?: { prompts: number; identical: number };
   figures?: { ttft_ms: Spread; tpot_ms: Spread; tokens_per_s: Spread; load_ms: number; peak_rss_mb: number; runs: number };
   agreement?: { prompts: number; identical: number; match_tokens_mean: number; similarity_mean: number | null };
+  /** With validate.perplexity: the artifact's and the source model's perplexity on the text, and their ratio. */
+  perplexity?: { artifact: number; reference: number; ratio: number | null; problem?: string };
   prompts: PromptReport[];
   gates: GateResult[];
 }
@@ -78,6 +80,7 @@ const GATE_UNITS: Record<keyof Gates, string> = {
   similarity_min: '',
   match_tokens_min: 'tokens',
   peak_rss_mb_max: 'MiB',
+  perplexity_ratio_max: '',
 };
 
 /** `perRun` has one value per run; `samples` are what the mean pools (per-token durations for TPOT). */
@@ -131,6 +134,7 @@ export function evaluate(input: EvaluationInput): ValidationReport {
           similarity_mean: similarities.length ? mean(similarities) : null,
         }
       : undefined;
+    const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
     const measured: Record<keyof Gates, number | null> = {
       ttft_ms_max: figures.ttft_ms.median,
       tpot_ms_max: figures.tpot_ms.median,
@@ -138,6 +142,7 @@ export function evaluate(input: EvaluationInput): ValidationReport {
       similarity_min: agreement?.similarity_mean ?? null,
       match_tokens_min: agreement?.match_tokens_mean ?? null,
       peak_rss_mb_max: figures.peak_rss_mb,
+      perplexity_ratio_max: perplexity?.ratio ?? null,
     };
     const gateResults = (Object.entries(gates) as Array<[keyof Gates, number | undefined]>)
       .filter((entry): entry is [keyof Gates, number] => entry[1] !== undefined)
@@ -150,15 +155,27 @@ export function evaluate(input: EvaluationInput): ValidationReport {
       if (gate.passed) continue;
       failures.push(
         gate.value === null
-          ? `${label}: gate ${gate.gate}: not measured (limit ${gate.limit}); is reference comparison enabled?`
+          ? `${label}: gate ${gate.gate}: not measured (limit ${gate.limit}); ${gate.gate === 'perplexity_ratio_max' ? (perplexity?.problem ?? 'set validate.perplexity and keep reference comparison enabled') : 'is reference comparison enabled?'}`
           : `${label}: gate ${gate.gate}: measured ${round(gate.value)}${gate.unit ? ` ${gate.unit}` : ''}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit}${gate.unit ? ` ${gate.unit}` : ''}`,
       );
     }
     const failed = gateResults.some((gate) => !gate.passed) || prompts.some((prompt) => prompt.checks.some((check) => !check.passed));
-    return { device: run.device, status: failed ? 'failed' : 'passed', reason: run.structural ? run.reason : undefined, emulated: Boolean(run.emulated), structural: Boolean(run.structural), cpu_agreement: run.cpu_agreement, figures, agreement, prompts, gates: gateResults };
+    return { device: run.device, status: failed ? 'failed' : 'passed', reason: run.structural ? run.reason : undefined, emulated: Boolean(run.emulated), structural: Boolean(run.structural), cpu_agreement: run.cpu_agreement, figures, agreement, perplexity, prompts, gates: gateResults };
   });
 
   return { recipe: input.recipe.name, backend: input.backend, passed: failures.length === 0, available: input.runs.available, targets, failures };
+}
+
+/**
+ * The artifact's perplexity over the source model's on the same text. Both must have scored the same
+ * number of tokens: a tokenizer that splits the text differently makes the ratio meaningless.
+ */
+function comparePerplexity(artifact: Perplexity | undefined, reference: Perplexity | undefined): TargetReport['perplexity'] {
+  if (!artifact || !reference) return undefined;
+  if (artifact.tokens !== reference.tokens) {
+    return { artifact: artifact.value, reference: reference.value, ratio: null, problem: `the artifact's tokenizer split the text into ${artifact.tokens} tokens, the source model's into ${reference.tokens}` };
+  }
+  return { artifact: artifact.value, reference: reference.value, ratio: artifact.value / reference.value };
 }
 
 /** How a target is named in every report: emulated and structural runs never pass for the real device. */

@@ -1,8 +1,15 @@
 // Shapes of what the Python runners and the reference script write. Every backend's runner writes
 // runs.json in this one shape, so one evaluator serves them all.
 
+/** Perplexity of the recipe's perplexity text, and how many tokens it was scored over. */
+export interface Perplexity {
+  value: number;
+  tokens: number;
+}
+
 export interface ReferenceAnswers {
   answers: Array<{ id: string; token_ids: number[]; text: string }>;
+  perplexity?: Perplexity;
 }
 
 export interface RunMeasurement {
@@ -27,6 +34,7 @@ export interface TargetRun {
   cpu_agreement?: { prompts: number; identical: number };
   load_ms?: number;
   peak_rss_mb?: number;
+  perplexity?: Perplexity;
   prompts?: Array<{ id: string; token_ids: number[]; text: string; runs: RunMeasurement[] }>;
 }
 

@@ -32,6 +32,10 @@ describe('ort-genai pipeline', () => {
     expect(validation.targets[0].agreement.similarity_mean).toBeGreaterThan(0.6);
     expect(validation.targets[0].prompts.find((prompt: { id: string }) => prompt.id === 'capital').text).toContain('Paris');
     expect(result.stdout).toMatch(/side by side:\n(.*\n)*phi3-smollm2-int4-ort-cpu\s+ort-genai\s+cpu .*\nphi3-smollm2-int4-ov\s+openvino\s+CPU /);
+    // Both backends' perplexity is divided by the same source-model figure, so their ratios compare.
+    const openvino = JSON.parse(await readFile(path.join(cwd, 'dist', 'phi3-smollm2-int4-ov', 'validation.json'), 'utf8'));
+    expect(validation.targets[0].perplexity.reference).toBe(openvino.targets[0].perplexity.reference);
+    expect(validation.targets[0].perplexity.ratio).toBeGreaterThan(1);
   }, TIMEOUT);
 
   it('refuses fp16 for the cpu provider before anything runs, with the supported pairs', async () => {

@@ -29,7 +29,7 @@ describe('real-weights demos (SmolLM2 in Phi-3 layout)', () => {
     cwd = await workspace();
   });
 
-  it('FP16 answers like the source model token for token on most prompts, and the Phi-3 copy answers like the original', async () => {
+  it('FP16 answers like the source model token for token on most prompts, with its perplexity, and the Phi-3 copy answers like the original', async () => {
     const { validation, manifest } = await buildDemo(cwd, 'phi3-smollm2-fp16-ov.yaml');
     expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-smollm2-135m', config: { model_type: 'phi3', hidden_size: 576 } });
     expect(manifest.model.equivalence_with_original.identical).toBe(manifest.model.equivalence_with_original.prompts);
@@ -40,13 +40,20 @@ describe('real-weights demos (SmolLM2 in Phi-3 layout)', () => {
     expect(identical.length).toBeGreaterThan(prompts.length / 2);
     for (const prompt of identical) expect(prompt.reference.match_tokens).toBe(prompt.reference.reference_tokens);
     expect(prompts.find((prompt) => prompt.id === 'capital')!.text).toContain('Paris');
+    // FP16 weights computed in f32 score the perplexity text as the FP32 source model does.
+    expect(cpu.perplexity.ratio).toBeGreaterThan(0.99);
+    expect(cpu.perplexity.ratio).toBeLessThan(1.01);
+    expect(cpu.gates.find((gate: { gate: string }) => gate.gate === 'perplexity_ratio_max')).toMatchObject({ limit: 1.01, passed: true });
   }, TIMEOUT);
 
-  it('INT4 reports and gates similarity and token agreement, and still answers in English', async () => {
+  it('INT4 reports and gates similarity, token agreement and perplexity, and still answers in English', async () => {
     const { validation, stdout } = await buildDemo(cwd, 'phi3-smollm2-int4-ov.yaml');
     const [cpu] = validation.targets;
     expect(cpu.status).toBe('passed');
-    expect(cpu.gates.map((gate: { gate: string }) => gate.gate).sort()).toEqual(['match_tokens_min', 'similarity_min']);
+    expect(cpu.gates.map((gate: { gate: string }) => gate.gate).sort()).toEqual(['match_tokens_min', 'perplexity_ratio_max', 'similarity_min']);
+    // 4-bit weights cost some perplexity, reported against the same source-model figure as FP16's.
+    expect(cpu.perplexity.ratio).toBeGreaterThan(1.01);
+    expect(stdout).toMatch(/CPU: perplexity [\d.]+ against the source model's [\d.]+/);
     expect(cpu.agreement.similarity_mean).toBeGreaterThan(0.6);
     expect(cpu.agreement.similarity_mean).toBeLessThanOrEqual(1);
     expect(stdout).toMatch(/CPU\s+passed\s+[\d.]+ \([\d.]+-[\d.]+\)/);

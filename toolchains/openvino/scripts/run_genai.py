@@ -5,12 +5,15 @@ with the devices that are. For each present target: load (timed), then per promp
 generation and N measured ones, greedy, chat template applied as text and tokenized without extra
 special tokens (the same way the reference answers are made). Figures come from GenAI's perf_metrics.
 
+With "perplexity_text", each target (not an NPU: its compiled model has static shapes and keeps
+only the last logits) also scores that text with the IR's full logits, through OpenVINO itself.
+
 Request: {"model_dir": str, "max_new_tokens": int, "repetitions": int, "warmup": int,
-          "prompts": [{"id": str, "messages": [...]}],
+          "prompts": [{"id": str, "messages": [...]}], "perplexity_text": str?,
           "targets": [{"device": str, "properties": {str: str}}]}
 Result:  {"openvino": str, "openvino_genai": str, "available": [{"device": str, "name": str}],
           "targets": [{"device": str, "status": "ran" | "skipped", "reason": str?, "load_ms": float,
-                       "peak_rss_mb": float,
+                       "peak_rss_mb": float, "perplexity": {"value": float, "tokens": int}?,
                        "prompts": [{"id": str, "token_ids": [int], "text": str,
                                     "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms",
                                               "decode_ms": [float]}]}]}]}
@@ -23,11 +26,13 @@ import resource
 import sys
 import time
 
+import numpy as np
 import openvino as ov
 import openvino_genai as ov_genai
 
 # The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from perplexity import perplexity  # noqa: E402
 from phiforge_io import read_request, write_result  # noqa: E402
 
 
@@ -104,6 +109,23 @@ def generate_all(pipe, request: dict, label: str, repetitions: int, warmup: int,
     return prompts
 
 
+def score_perplexity(model_dir: str, device: str, properties: dict, token_ids: list) -> dict:
+    """One forward pass of the stateful IR over the whole text, as the LLM's prefill would run it."""
+    compiled = ov.Core().compile_model(os.path.join(model_dir, "openvino_model.xml"), device, properties)
+    count = len(token_ids)
+    feeds = {
+        "input_ids": np.array([token_ids], dtype=np.int64),
+        "attention_mask": np.ones((1, count), dtype=np.int64),
+        "position_ids": np.arange(count, dtype=np.int64)[None, :],
+        "beam_idx": np.zeros(1, dtype=np.int32),
+    }
+    names = {name for port in compiled.inputs for name in port.get_names()}
+    infer = compiled.create_infer_request()
+    infer.reset_state()
+    infer.infer({name: value for name, value in feeds.items() if name in names})
+    return perplexity(infer.get_tensor("logits").data[0], token_ids)
+
+
 def run_target(request: dict, target: dict, emulate: bool = False) -> dict:
     properties = dict(target.get("properties", {}))
     if target["device"] == "NPU":
@@ -113,10 +135,18 @@ def run_target(request: dict, target: dict, emulate: bool = False) -> dict:
     load_ms = (time.perf_counter() - started) * 1000
     measured = []
     prompts = generate_all(pipe, request, target["device"], request["repetitions"], request["warmup"], measured)
+    # ru_maxrss is the process's high-water mark in KiB on Linux: targets run in order in this process.
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     extra = {}
+    if request.get("perplexity_text") and target["device"] != "NPU":
+        token_ids = [int(token) for token in pipe.get_tokenizer().encode(request["perplexity_text"], add_special_tokens=False).input_ids.data[0]]
+        # The pipeline's compiled model goes first: two copies of a real model's weights may not fit.
+        pipe = None
+        extra["perplexity"] = score_perplexity(request["model_dir"], target["device"], properties, token_ids)
+        print(f"{target['device']} perplexity: {extra['perplexity']['value']:.3f} over {len(token_ids)} tokens", file=sys.stderr)
     if emulate:
         # Emulation must not change answers: compare with the plain CPU pipeline at full precision.
-        del pipe
+        pipe = None
         cpu = ov_genai.LLMPipeline(request["model_dir"], "CPU", INFERENCE_PRECISION_HINT="f32")
         plain = generate_all(cpu, request, "CPU (plain, for comparison)", 1, 0, [])
         same = [a["token_ids"] == b["token_ids"] for a, b in zip(prompts, plain)]
@@ -126,8 +156,7 @@ def run_target(request: dict, target: dict, emulate: bool = False) -> dict:
         "device": target["device"],
         "status": "ran",
         "load_ms": load_ms,
-        # ru_maxrss is the process's high-water mark in KiB on Linux: targets run in order in this process.
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "peak_rss_mb": peak_rss_mb,
         "prompts": prompts,
         # GenAI's own aggregate over the same measured runs (PerfMetrics add up), for bench/validate-fidelity.
         "genai_aggregate": aggregate(measured),

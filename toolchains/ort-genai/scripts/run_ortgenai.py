@@ -18,15 +18,17 @@ generation loop is driven token by token here and timed with time.perf_counter:
   generate_ms  append_tokens up to the last token
   decode_ms    the duration of each later token, for pooling across runs as OpenVINO GenAI does
 token_ids / text leave out a trailing end-of-sequence token, as the reference answers do.
+With "perplexity_text", each target also scores that text from the logits of one prefill.
 
 Request: {"model_dir": str, "max_new_tokens": int, "repetitions": int, "warmup": int,
-          "prompts": [{"id": str, "messages": [...]}],
+          "prompts": [{"id": str, "messages": [...]}], "perplexity_text": str?,
           "targets": [{"device": "cpu" | "cuda" | "dml", "properties": {str: str}?,
                        "structural_fallback": bool?}]}
           properties are provider options for that target's provider (set_provider_option).
 Result:  {"onnxruntime": str, "onnxruntime_genai": str, "available": [{"device": str, "name": str}],
           "targets": [{"device": str, "status": "ran" | "skipped", "reason": str?, "structural": bool?,
                        "provider": str, "chat_template": str, "load_ms": float, "peak_rss_mb": float,
+                       "perplexity": {"value": float, "tokens": int}?,
                        "prompts": [{"id": str, "token_ids": [int], "text": str,
                                     "runs": [{"ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms",
                                               "decode_ms": [float]}]}]}]}
@@ -44,6 +46,7 @@ import onnxruntime_genai as og
 
 # The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from perplexity import perplexity  # noqa: E402
 from phiforge_io import read_request, write_result  # noqa: E402
 
 # ONNX Runtime's provider names for the targets phiforge knows.
@@ -254,6 +257,16 @@ def generate(model, input_ids, max_new_tokens: int):
     return new_tokens, measurement
 
 
+def score_perplexity(model, tokenizer, text: str) -> dict:
+    """The prefill of the whole text leaves the logits of every position in the generator."""
+    token_ids = [int(token) for token in tokenizer.encode(text)]
+    params = og.GeneratorParams(model)
+    params.set_search_options(max_length=len(token_ids) + 1)
+    generator = og.Generator(model, params)
+    generator.append_tokens(token_ids)
+    return perplexity(generator.get_output("logits")[0], token_ids)
+
+
 def run_target(request: dict, device: str, provider: str, properties: dict) -> dict:
     model_dir = request["model_dir"]
     started = time.perf_counter()
@@ -278,13 +291,19 @@ def run_target(request: dict, device: str, provider: str, properties: dict) -> d
             runs.append(measurement)
         prompts.append({"id": prompt["id"], "token_ids": tokens, "text": tokenizer.decode(tokens), "runs": runs})
         log(f"{device} ({provider} provider) {prompt['id']}: {len(tokens)} tokens")
+    measured_rss_mb = peak_rss_mb()
+    extra = {}
+    if request.get("perplexity_text"):
+        extra["perplexity"] = score_perplexity(model, tokenizer, request["perplexity_text"])
+        log(f"{device} perplexity: {extra['perplexity']['value']:.3f} over {extra['perplexity']['tokens']} tokens")
     return {
+        **extra,
         "device": device,
         "status": "ran",
         "provider": provider,
         "chat_template": "+".join(sorted(template_engines)),
         "load_ms": load_ms,
-        "peak_rss_mb": peak_rss_mb(),
+        "peak_rss_mb": measured_rss_mb,
         "prompts": prompts,
     }
 

@@ -4,8 +4,13 @@ These answers are what every artifact is compared against, so they must come fro
 checkpoint, decoded exactly like the runners decode: chat template as text, then tokenized without
 extra special tokens, greedy, stopping at the model's end-of-sequence tokens.
 
-Request: {"model_dir": str, "prompts": [{"id": str, "messages": [...]}], "max_new_tokens": int}
-Result:  {"answers": [{"id": str, "token_ids": [int], "text": str}], "transformers": str, "torch": str}
+With "perplexity_text", the model also scores that text (tokenized without special tokens), for the
+perplexity ratio of each artifact.
+
+Request: {"model_dir": str, "prompts": [{"id": str, "messages": [...]}], "max_new_tokens": int,
+          "perplexity_text": str?}
+Result:  {"answers": [{"id": str, "token_ids": [int], "text": str}], "transformers": str, "torch": str,
+          "perplexity": {"value": float, "tokens": int}?}
 """
 
 import os
@@ -17,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 # The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
+from perplexity import perplexity  # noqa: E402
 from phiforge_io import read_request, write_result  # noqa: E402
 
 
@@ -43,7 +49,14 @@ def main() -> int:
         answers.append({"id": prompt["id"], "token_ids": new_tokens, "text": tokenizer.decode(new_tokens, skip_special_tokens=True)})
         print(f"reference answer {prompt['id']}: {len(new_tokens)} tokens", file=sys.stderr)
 
-    write_result(result_path, {"answers": answers, "transformers": transformers.__version__, "torch": torch.__version__})
+    result = {"answers": answers, "transformers": transformers.__version__, "torch": torch.__version__}
+    if request.get("perplexity_text"):
+        token_ids = tokenizer(request["perplexity_text"], add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logits = model(torch.tensor([token_ids])).logits[0]
+        result["perplexity"] = perplexity(logits.float().numpy(), token_ids)
+        print(f"reference perplexity: {result['perplexity']['value']:.3f} over {len(token_ids)} tokens", file=sys.stderr)
+    write_result(result_path, result)
     return 0
 
 

@@ -1,7 +1,8 @@
 """The baseline for bench/validate-fidelity: what a user would write by hand to time an artifact with
 OpenVINO GenAI: load, one warm-up and N measured greedy generations per prompt, perf_metrics printed.
 
-Usage: python bare_llmpipeline.py <artifact dir> <device> <max_new_tokens> <repetitions> <prompt> [<prompt> ...]
+Usage: python bare_llmpipeline.py <artifact dir> <device> <properties JSON> <max_new_tokens> <repetitions> <prompt> [<prompt> ...]
+(the recipe target's runtime properties, so both sides run the same configuration)
 """
 
 import json
@@ -9,8 +10,9 @@ import sys
 
 import openvino_genai as ov_genai
 
-model_dir, device, max_new_tokens, repetitions, prompts = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:]
-pipe = ov_genai.LLMPipeline(model_dir, device, PERFORMANCE_HINT="LATENCY", NUM_STREAMS="1")
+model_dir, device, properties = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+max_new_tokens, repetitions, prompts = int(sys.argv[4]), int(sys.argv[5]), sys.argv[6:]
+pipe = ov_genai.LLMPipeline(model_dir, device, **properties)
 tokenizer = pipe.get_tokenizer()
 config = pipe.get_generation_config()
 config.max_new_tokens = max_new_tokens

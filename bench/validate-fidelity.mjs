@@ -30,6 +30,9 @@ const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipe, '--
 const artifact = plan.steps.find((step) => step.id === 'export').output;
 const python = path.join(path.dirname(plan.steps.find((step) => step.id === 'validate').argv[0]), 'python');
 const settings = parse(await readFile(recipe, 'utf8')).validate ?? {};
+const recipeTarget = parse(await readFile(recipe, 'utf8')).targets?.[0] ?? {};
+// The runner's defaults (the guide's) plus the target's own properties, as phiforge passes them.
+const properties = JSON.stringify(Object.fromEntries(Object.entries({ PERFORMANCE_HINT: 'LATENCY', NUM_STREAMS: '1', ...recipeTarget.runtime }).map(([key, value]) => [key, String(value)])));
 const maxNewTokens = String(settings.max_new_tokens ?? 32);
 const repetitions = String(settings.repetitions ?? 3);
 const prompts = (settings.prompts ?? [{ messages: [{ content: 'Can you introduce yourself?' }] }]).map((prompt) => prompt.messages.at(-1).content);
@@ -45,7 +48,7 @@ for (let run = 0; run < runs; run++) {
   const runsStep = summary.steps.find((step) => step.id === 'validate');
   const raw = JSON.parse(await readFile(path.join(root, 'cache', 'steps', runsStep.key, 'out', 'runs.json'), 'utf8'));
   const genai = raw.targets.find((each) => each.status === 'ran').genai_aggregate;
-  const bareRun = await timed(python, [path.join(root, 'bench', 'bare_llmpipeline.py'), artifact, 'CPU', maxNewTokens, repetitions, ...prompts]);
+  const bareRun = await timed(python, [path.join(root, 'bench', 'bare_llmpipeline.py'), artifact, 'CPU', properties, maxNewTokens, repetitions, ...prompts]);
   bare.push(bareRun.seconds);
   const bareGenai = JSON.parse(bareRun.result.stdout);
   const compare = (metric) => ({

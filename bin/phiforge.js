@@ -7,7 +7,7 @@
 //
 // Conventions honored: NODE_COMPILE_CACHE names the cache folder, NODE_DISABLE_COMPILE_CACHE turns
 // it off. --verbose loads the bundle plainly with source maps, so stack traces name src/*.ts.
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,11 +23,19 @@ function cacheFile() {
   const folder = process.env.NODE_COMPILE_CACHE || path.join(os.tmpdir(), `phiforge-code-cache-${process.getuid?.() ?? 'user'}`);
   // One cache per command: each holds what its own command compiled.
   const command = (args.find((arg) => !arg.startsWith('-')) ?? 'none').replace(/[^a-z-]/g, '');
-  return path.join(folder, `${process.version}-${process.arch}-${size}-${Math.round(mtimeMs)}-${command}.bin`);
+  const build = `phiforge-${process.version}-${process.arch}-${size}-${Math.round(mtimeMs)}-`;
+  return { folder, build, file: path.join(folder, `${build}${command}.bin`) };
+}
+
+/** Caches of other bundles (an upgrade, a rebuild) can never be used again. */
+function removeStaleCaches(folder, build) {
+  for (const name of readdirSync(folder)) {
+    if (name.startsWith('phiforge-') && !name.startsWith(build)) rmSync(path.join(folder, name), { force: true });
+  }
 }
 
 function loadWithCodeCache() {
-  const file = cacheFile();
+  const { folder, build, file } = cacheFile();
   let cachedData;
   try {
     cachedData = readFileSync(file);
@@ -41,10 +49,11 @@ function loadWithCodeCache() {
   const saveCache = () => {
     if (!fresh) return;
     try {
-      mkdirSync(path.dirname(file), { recursive: true });
+      mkdirSync(folder, { recursive: true });
       const partial = `${file}.${process.pid}`;
       writeFileSync(partial, script.createCachedData());
       renameSync(partial, file);
+      removeStaleCaches(folder, build);
     } catch {
       // A read-only or full temp folder: the next run compiles again.
     }

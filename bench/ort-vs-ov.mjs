@@ -23,6 +23,7 @@ const rows = JSON.parse(stdout).results.map(({ validation }) => {
     tpot_ms_median: target.figures.tpot_ms.median,
     runs: target.figures.runs,
     similarity_mean: target.agreement?.similarity_mean ?? null,
+    perplexity_ratio: target.perplexity?.ratio ?? null,
   };
 });
 const [ort, ov] = rows;

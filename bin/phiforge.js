@@ -7,7 +7,7 @@
 //
 // Conventions honored: NODE_COMPILE_CACHE names the cache folder, NODE_DISABLE_COMPILE_CACHE turns
 // it off. --verbose loads the bundle plainly with source maps, so stack traces name src/*.ts.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import Module, { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -66,6 +66,10 @@ function loadPlainly() {
   return { main: require(bundle).main, saveCache: () => undefined };
 }
 
+if (!existsSync(bundle)) {
+  process.stderr.write(`error: ${bundle} is missing: phiforge has not been built\n  hint: run \`npm run build\` in ${path.dirname(path.dirname(bundle))}.\n`);
+  process.exit(2);
+}
 const { main, saveCache } = args.includes('--verbose') || process.env.NODE_DISABLE_COMPILE_CACHE ? loadPlainly() : loadWithCodeCache();
 process.exitCode = await main(args);
 saveCache();

@@ -2,24 +2,27 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { InputError, UsageError, type InputProblem } from '../errors.js';
 import { RecipeSchema, type ModelSpec, type Recipe } from './schema.js';
-import { parseWithSchema, YamlSource } from './yaml-source.js';
+import { readRecipeSource } from './extends.js';
+import { parseWithSchema, type LocatedSource } from './yaml-source.js';
 
 export interface LoadedRecipe {
   recipe: Recipe;
   /** Absolute path of the recipe file. */
   file: string;
   /** Kept so that checks made later (once config.json is known) can still point into the file. */
-  source: YamlSource;
+  source: LocatedSource;
 }
 
 export async function loadRecipe(file: string, modelOverride?: string): Promise<LoadedRecipe> {
   const absolute = path.resolve(file);
-  const source = await YamlSource.read(absolute);
+  const source = await readRecipeSource(absolute);
   const recipe = parseWithSchema(source, RecipeSchema);
   const loaded: LoadedRecipe = { recipe, file: absolute, source };
   if (modelOverride !== undefined) loaded.recipe = { ...recipe, model: overrideModel(recipe.model, modelOverride) };
   else if (recipe.model.path !== undefined) {
-    loaded.recipe = { ...recipe, model: { ...recipe.model, path: path.resolve(path.dirname(absolute), recipe.model.path) } };
+    // Relative to the file that wrote it, which may be a base recipe this one extends.
+    const writer = source.locate(['model', 'path']).file;
+    loaded.recipe = { ...recipe, model: { ...recipe.model, path: path.resolve(path.dirname(writer), recipe.model.path) } };
     checkLocalModel(source, loaded.recipe.model.path!, ['model', 'path']);
   }
   return loaded;
@@ -49,7 +52,7 @@ function overrideModel(model: ModelSpec, override: string): ModelSpec {
   return { ...base, id, revision: pinned };
 }
 
-function checkLocalModel(source: YamlSource, folder: string, keyPath: string[]): void {
+function checkLocalModel(source: LocatedSource, folder: string, keyPath: string[]): void {
   if (!existsSync(path.join(folder, 'config.json'))) {
     throw new InputError(source.file, [
       source.problemAt(keyPath, `no Hugging Face model at ${folder} (config.json missing)`, 'The path is relative to the recipe file.'),

@@ -240,6 +240,9 @@ export const RecipeSchema = z
       hint: 'For example phi3-mini-4k-int4-ov.',
     }),
     description: z.string().optional(),
+    extends: z.string().optional().meta({
+      description: 'A base recipe (path relative to this file) whose settings this one starts from: mappings merge key by key, this file winning; lists and other values are replaced whole.',
+    }),
     model: ModelSchema,
     pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino.' }),
     quantization: QuantizationSchema,

@@ -14,11 +14,23 @@ export function formatKeyPath(keyPath: KeyPath): string {
   );
 }
 
+/** Parsed data that can say where each value was written, for located errors. */
+export interface LocatedSource {
+  /** How errors name the input: the file the user gave. */
+  readonly file: string;
+  readonly data: unknown;
+  /** Location of the value at `keyPath`, or of its nearest existing ancestor. */
+  locate(keyPath: KeyPath): SourceLocation;
+  /** Location of the key token `key` inside the mapping at `mapPath` (for unknown keys). */
+  locateKey(mapPath: KeyPath, key: string): SourceLocation;
+  problemAt(keyPath: KeyPath, message: string, hint?: string): InputProblem;
+}
+
 /**
  * A parsed YAML file that remembers where every node came from, so that any later check (schema,
  * semantics, facts learnt only from the model's config.json) can point at file:line:col.
  */
-export class YamlSource {
+export class YamlSource implements LocatedSource {
   private constructor(
     readonly file: string,
     private readonly doc: Document,
@@ -63,7 +75,11 @@ export class YamlSource {
     return this.doc.toJS();
   }
 
-  /** Location of the value at `keyPath`, or of its nearest existing ancestor. */
+  /** Whether this file itself writes a value at `keyPath`. */
+  has(keyPath: KeyPath): boolean {
+    return keyPath.length === 0 || this.doc.hasIn(keyPath);
+  }
+
   locate(keyPath: KeyPath): SourceLocation {
     for (let depth = keyPath.length; depth >= 0; depth--) {
       const node = this.doc.getIn(keyPath.slice(0, depth), true);
@@ -72,7 +88,6 @@ export class YamlSource {
     return { file: this.file, line: 1, col: 1 };
   }
 
-  /** Location of the key token `key` inside the mapping at `mapPath` (for unknown keys). */
   locateKey(mapPath: KeyPath, key: string): SourceLocation {
     const map = mapPath.length === 0 ? this.doc.contents : this.doc.getIn(mapPath, true);
     if (isMap(map)) {
@@ -98,13 +113,13 @@ export function displayPath(filePath: string): string {
 }
 
 /** Validates the document against a zod schema; every issue becomes a located problem with a hint. */
-export function parseWithSchema<S extends z.ZodType>(source: YamlSource, schema: S): z.output<S> {
+export function parseWithSchema<S extends z.ZodType>(source: LocatedSource, schema: S): z.output<S> {
   const result = schema.safeParse(source.data ?? {});
   if (result.success) return result.data;
   throw new InputError(source.file, result.error.issues.flatMap((issue) => describeIssue(source, schema, issue)));
 }
 
-function describeIssue(source: YamlSource, schema: z.ZodType, issue: z.core.$ZodIssue): InputProblem[] {
+function describeIssue(source: LocatedSource, schema: z.ZodType, issue: z.core.$ZodIssue): InputProblem[] {
   const keyPath = issue.path as KeyPath;
   if (issue.code === 'unrecognized_keys') {
     const allowed = allowedKeysAt(schema, keyPath);

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // bench/variants: three OpenVINO variants of one model (FP16, INT4 g128 r0.6 sym, INT4 channel-wise
 // r1.0 sym) built by one phiforge command, sharing one PyTorch conversion, against three separate
-// optimum-cli runs, side by side. phiforge runs with --no-validate, so both sides only export.
+// optimum-cli runs, side by side. phiforge runs with --no-validate, so both sides only export, once
+// as is and once with --jobs 2 (the variants' compressions side by side).
 // Prints JSON figures; goal: ratio <= 0.5.
 //   node bench/variants.mjs [tiny|smollm2]
 // Needs `npm run build`; venvs come from the repository's cache/, step outputs go to a fresh one.
@@ -38,10 +39,15 @@ const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipes[0],
 const modelDir = plan.steps.find((step) => step.id === 'model').output;
 const optimumCli = path.join(path.dirname(plan.steps.find((step) => step.id === 'base').argv[0]), 'optimum-cli');
 
-const cache = path.join(scratch, 'cache');
-await mkdir(cache);
-for (const shared of ['toolchains', 'tools']) await symlink(path.join(root, 'cache', shared), path.join(cache, shared));
-const phiforge = await seconds(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, 'dist')], { cwd: root });
+// One run per --jobs value, each from an empty step cache.
+const phiforgeRun = async (jobs) => {
+  const cache = path.join(scratch, `cache-${jobs}`);
+  await mkdir(cache);
+  for (const shared of ['toolchains', 'tools']) await symlink(path.join(root, 'cache', shared), path.join(cache, shared));
+  return seconds(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--jobs', String(jobs), '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, `dist-${jobs}`)], { cwd: root });
+};
+const phiforge = await phiforgeRun(1);
+const phiforgeJobs2 = await phiforgeRun(2);
 
 const direct = [];
 for (const [index, variant] of variants.entries()) {
@@ -55,8 +61,10 @@ console.log(
       bench: 'variants',
       model: family.preset,
       phiforge_one_command_s: +phiforge.toFixed(2),
+      phiforge_one_command_jobs_2_s: +phiforgeJobs2.toFixed(2),
       optimum_cli_three_runs_s: { total: +directTotal.toFixed(2), each: direct.map((value) => +value.toFixed(2)) },
       ratio: +(phiforge / directTotal).toFixed(3),
+      ratio_jobs_2: +(phiforgeJobs2 / directTotal).toFixed(3),
       ratio_goal: 0.5,
     },
     null,

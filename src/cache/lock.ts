@@ -16,7 +16,7 @@ export async function withLock<T>(cacheRoot: string, name: string, work: () => P
     update: 5_000,
     // Wait as long as the holder works (a 3.8B export takes many minutes). `forever` rather than a
     // huge retry count, for which the retry library precomputes every delay: 10 ms per lock.
-    retries: { forever: true, retries: 20, factor: 1.2, minTimeout: 100, maxTimeout: 2_000 },
+    retries: { forever: true, retries: 20, factor: 1.2, minTimeout: 100, maxTimeout: 500 },
   });
   try {
     return await work();

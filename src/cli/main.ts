@@ -52,9 +52,26 @@ export function buildParser(argv: string[]): Argv<GlobalOptions> {
           .option('model', MODEL_OPTION)
           .option('force', { type: 'boolean', default: false, describe: 'Run every step again even when its output is cached' })
           .option('validate', { type: 'boolean', default: true, describe: 'Validate the artifacts (--no-validate builds them only)' })
+          .option('jobs', {
+            alias: 'j',
+            type: 'number',
+            default: 1,
+            describe: "Build up to N recipes' artifacts at once (each export needs its own memory; validation still runs one recipe at a time)",
+          })
+          .check((args) => {
+            if (!Number.isInteger(args.jobs) || args.jobs < 1) throw new UsageError(`--jobs ${args.jobs}: expected a whole number of at least 1`, 'For example --jobs 2.');
+            return true;
+          })
           .options(VALIDATION_OPTIONS),
       async (args) =>
-        (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], { model: args.model, force: args.force, artifactOnly: !args.validate, requireDevice: args['require-device'], junit: args.junit }),
+        (await import('./commands/build.js')).build(contextFrom(args), args.recipe as string[], {
+          model: args.model,
+          force: args.force,
+          artifactOnly: !args.validate,
+          requireDevice: args['require-device'],
+          junit: args.junit,
+          jobs: args.jobs,
+        }),
     )
     .command(
       'validate <target...>',

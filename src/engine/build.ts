@@ -42,12 +42,47 @@ function artifactSteps(plan: Plan): PlannedStep[] {
 
 /** Runs the plan's steps in order (reusing cached outputs), evaluates validation, then publishes the artifact atomically. */
 export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
+  const name = plan.recipe.recipe.name;
+  const { outputs, toolchains } = await runSteps(context, plan, options.artifactOnly ? artifactSteps(plan) : plan.steps, options, useSimpleRenderer());
+
+  const validation = !options.artifactOnly && plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
+  const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
+  const artifactDir = await publishArtifact(
+    context.outRoot,
+    name,
+    artifactStep.dir,
+    artifactStep.files,
+    (files) => buildManifest(plan, outputs, toolchains, files, validation || undefined),
+    validation ? { 'validation.json': validation } : {},
+  );
+  return { recipe: name, artifactDir, steps: outputs, validation: validation || undefined };
+}
+
+/**
+ * Fills the cache with every step that measures nothing (exports, reference answers; with
+ * artifactOnly, just the artifact's steps) and publishes nothing, with line-based progress so that
+ * several plans can run at once (`build --jobs`). Returns the keys of those steps; executePlan then
+ * finds them cached and runs the measurements alone.
+ */
+export async function prepareSteps(context: Context, plan: Plan, options: Pick<ExecuteOptions, 'force' | 'artifactOnly'> = {}): Promise<string[]> {
+  const { outputs } = await runSteps(context, plan, options.artifactOnly ? artifactSteps(plan) : unmeasuredSteps(plan), options, true);
+  return outputs.map((output) => output.key);
+}
+
+/** The steps that neither measure (volatile runners) nor read a measurement. */
+function unmeasuredSteps(plan: Plan): PlannedStep[] {
+  const measuring = new Set<string>();
+  for (const step of plan.steps) {
+    if (('volatile' in step.work && step.work.volatile) || step.needs.some((need) => measuring.has(need))) measuring.add(step.id);
+  }
+  return plan.steps.filter((step) => !measuring.has(step.id));
+}
+
+async function runSteps(context: Context, plan: Plan, steps: PlannedStep[], options: Pick<ExecuteOptions, 'force'>, simple: boolean) {
   const outputs: StepOutput[] = [];
   const freshVolatile = new Set<string>();
   const toolchains: Record<string, ToolchainRecord> = {};
   const name = plan.recipe.recipe.name;
-  const simple = useSimpleRenderer();
-  const steps = options.artifactOnly ? artifactSteps(plan) : plan.steps;
   const tasks = new Listr(
     steps.map((step) => ({
       title: `${name} › ${step.id}: ${step.summary}`,
@@ -72,18 +107,7 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
     },
   );
   await tasks.run();
-
-  const validation = !options.artifactOnly && plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
-  const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
-  const artifactDir = await publishArtifact(
-    context.outRoot,
-    name,
-    artifactStep.dir,
-    artifactStep.files,
-    (files) => buildManifest(plan, outputs, toolchains, files, validation || undefined),
-    validation ? { 'validation.json': validation } : {},
-  );
-  return { recipe: name, artifactDir, steps: outputs, validation: validation || undefined };
+  return { outputs, toolchains };
 }
 
 /** Progress is for people and goes to stderr, so stdout carries only results (--json). */

@@ -27,6 +27,25 @@ describe('step cache under concurrency, and phiforge verify', () => {
     expect((await runCli(['toolchain', 'install', '--cache-dir', SHARED_CACHE], { cwd })).exitCode).toBe(0);
   }, TIMEOUT);
 
+  it('build --jobs 2 exports three variants side by side, converts once, and validates only after every export', async () => {
+    const cache = await freshCache(cwd);
+    const variants = ['phi3-tiny-int4-ov', 'phi3-tiny-fp16-ov', 'phi3-tiny-int4-cw-ov'];
+    const recipes = variants.map((name) => path.join(REPO_ROOT, 'recipes', 'demo', `${name}.yaml`));
+    const result = await runCli(['build', ...recipes, '--jobs', '2', '--cache-dir', cache, '--out', 'dist-jobs', '--json'], { cwd });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const outcomes = JSON.parse(result.stdout).results;
+    expect(outcomes.map((outcome: { validation: { passed: boolean } }) => outcome.validation.passed)).toEqual([true, true, true]);
+    const bases = outcomes.flatMap((outcome: { steps: Array<{ id: string; key: string }> }) => outcome.steps.filter((step) => step.id === 'base').map((step) => step.key));
+    expect(new Set(bases).size).toBe(1);
+    for (const name of variants) expect(JSON.parse(await readFile(path.join(cwd, 'dist-jobs', name, 'validation.json'), 'utf8')).targets[0].status).toBe('passed');
+    // Latency is never measured while another recipe is still exporting.
+    const lines = result.stderr.split('\n');
+    const lastExport = lines.findLastIndex((line) => /✔ \S+ › export:/.test(line) && !line.endsWith('(cached)'));
+    const firstRun = lines.findIndex((line) => /› validate: run on CPU/.test(line));
+    expect(lastExport).toBeGreaterThan(-1);
+    expect(firstRun).toBeGreaterThan(lastExport);
+  }, TIMEOUT);
+
   it('4 concurrent builds of one recipe into one cache: one export, four successes, identical artifacts', async () => {
     const cache = await freshCache(cwd);
     const results = await Promise.all([0, 1, 2, 3].map((index) => runCli(['build', DEMO, '--cache-dir', cache, '--out', `dist-${index}`, '--json'], { cwd })));

@@ -2,7 +2,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Context } from '../../context.js';
 import { checkResources } from '../../doctor/resources.js';
-import { executePlan, type ExecuteOptions } from '../../engine/build.js';
+import { executePlan, prepareSteps, type ExecuteOptions } from '../../engine/build.js';
 import { GateFailedError, PhiforgeError, UsageError } from '../../errors.js';
 import { planRecipe } from '../../pipeline/plan.js';
 import { loadRecipe, type LoadedRecipe } from '../../recipe/load.js';
@@ -13,6 +13,8 @@ import { reportError } from '../report-error.js';
 export interface BuildOptions extends ExecuteOptions {
   model?: string;
   junit?: string;
+  /** How many recipes' artifacts may be built at once; validation always runs one recipe at a time. */
+  jobs?: number;
 }
 
 interface Outcome {
@@ -38,13 +40,17 @@ export async function runRecipes(context: Context, loaders: Array<() => Promise<
   if (options.junit && (await stat(options.junit).then((info) => info.isDirectory(), () => false))) {
     throw new UsageError(`--junit ${options.junit} is a folder`, 'Name the XML file to write, e.g. --junit reports/phiforge.xml.');
   }
+  const prepared = await prepareConcurrently(context, loaders, options);
+  // What the first pass just built (forced or not) is not built again.
+  const execute: ExecuteOptions = options.force === true && prepared.keys.size > 0 ? { ...options, force: (step) => !prepared.keys.has(step.key) } : options;
   const outcomes: Outcome[] = [];
   let worst = 0;
   for (const [index, load] of loaders.entries()) {
     try {
+      if (prepared.errors[index]) throw prepared.errors[index];
       const plan = await planRecipe(context, await load());
       for (const warning of (await checkResources(context, plan, { download: false })).warnings) context.say(`warning: ${warning}`);
-      const result = await executePlan(context, plan, options);
+      const result = await executePlan(context, plan, execute);
       outcomes.push({
         recipe: labels[index],
         ok: result.validation?.passed ?? true,
@@ -78,4 +84,30 @@ async function writeJunit(file: string, xml: string): Promise<void> {
   await fse.outputFile(file, xml).catch((error: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot write the JUnit report ${file}: ${error.code ?? error.message}`, 'Pick a path where this user may create files.');
   });
+}
+
+/**
+ * With --jobs N, first runs what measures nothing (exports, reference answers) for up to N recipes
+ * at once; shared steps still run once, under their cache locks. The sequential pass then finds
+ * those cached and only measures, so no latency is taken while another recipe is exporting.
+ * Returns each recipe's error, if any, and the keys of the steps it ran.
+ */
+async function prepareConcurrently(context: Context, loaders: Array<() => Promise<LoadedRecipe>>, options: BuildOptions): Promise<{ errors: unknown[]; keys: Set<string> }> {
+  const jobs = options.jobs ?? 1;
+  const prepared = { errors: [] as unknown[], keys: new Set<string>() };
+  if (jobs <= 1 || loaders.length <= 1) return prepared;
+  let next = 0;
+  const worker = async () => {
+    while (next < loaders.length) {
+      const index = next++;
+      try {
+        const keys = await prepareSteps(context, await planRecipe(context, await loaders[index]()), { force: options.force, artifactOnly: options.artifactOnly });
+        keys.forEach((key) => prepared.keys.add(key));
+      } catch (error) {
+        prepared.errors[index] = error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, loaders.length) }, worker));
+  return prepared;
 }

@@ -28,7 +28,7 @@ describe('step cache under concurrency, and phiforge verify', () => {
   }, TIMEOUT);
 
   it('build --jobs 2 exports three variants side by side, converts once, and validates only after every export', async () => {
-    const cache = await freshCache(cwd);
+    const cache = await freshCache(path.join(cwd, 'jobs'));
     const variants = ['phi3-tiny-int4-ov', 'phi3-tiny-fp16-ov', 'phi3-tiny-int4-cw-ov'];
     const recipes = variants.map((name) => path.join(REPO_ROOT, 'recipes', 'demo', `${name}.yaml`));
     const result = await runCli(['build', ...recipes, '--jobs', '2', '--cache-dir', cache, '--out', 'dist-jobs', '--json'], { cwd });

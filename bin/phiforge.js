@@ -8,6 +8,7 @@
 // Conventions honored: NODE_COMPILE_CACHE names the cache folder, NODE_DISABLE_COMPILE_CACHE turns
 // it off. --verbose loads the bundle plainly with source maps, so stack traces name src/*.ts.
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import Module, { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,17 +21,19 @@ const args = process.argv.slice(2);
 
 function cacheFile() {
   const { size, mtimeMs } = statSync(bundle);
-  const folder = process.env.NODE_COMPILE_CACHE || path.join(os.tmpdir(), `phiforge-code-cache-${process.getuid?.() ?? 'user'}`);
+  const root = process.env.NODE_COMPILE_CACHE || path.join(os.tmpdir(), `phiforge-code-cache-${process.getuid?.() ?? 'user'}`);
+  // A folder per installation, so that two of them (a global one, a checkout) never evict each other.
+  const folder = path.join(root, `phiforge-${createHash('sha256').update(bundle).digest('hex').slice(0, 12)}`);
   // One cache per command: each holds what its own command compiled.
   const command = (args.find((arg) => !arg.startsWith('-')) ?? 'none').replace(/[^a-z-]/g, '');
-  const build = `phiforge-${process.version}-${process.arch}-${size}-${Math.round(mtimeMs)}-`;
+  const build = `${process.version}-${process.arch}-${size}-${Math.round(mtimeMs)}-`;
   return { folder, build, file: path.join(folder, `${build}${command}.bin`) };
 }
 
-/** Caches of other bundles (an upgrade, a rebuild) can never be used again. */
+/** Caches of this installation's earlier bundles (an upgrade, a rebuild) can never be used again. */
 function removeStaleCaches(folder, build) {
   for (const name of readdirSync(folder)) {
-    if (name.startsWith('phiforge-') && !name.startsWith(build)) rmSync(path.join(folder, name), { force: true });
+    if (!name.startsWith(build)) rmSync(path.join(folder, name), { force: true });
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { formatCommandLine } from '../engine/command.js';
 import type { FileDigest } from '../cache/digest.js';
 import { PACKAGE_ROOT } from '../context.js';
 import type { Plan } from '../pipeline/plan.js';
@@ -31,7 +32,7 @@ export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Rec
       kind: output.kind,
       key: output.key,
       reused: output.reused,
-      command: output.commandLine,
+      ...commandsOf(plan, output),
       durationMs: Math.round(output.durationMs),
       exitCode: output.commandLine ? 0 : undefined,
       facts: output.kind === 'model-source' ? undefined : output.facts,
@@ -41,7 +42,18 @@ export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Rec
     validation: validation && {
       passed: validation.passed,
       failures: validation.failures,
-      targets: validation.targets.map(({ device, status, reason, emulated, figures, agreement, gates }) => ({ device, status, reason, emulated, figures, agreement, gates })),
+      targets: validation.targets.map(({ device, status, reason, emulated, figures, agreement, perplexity, gates }) => ({ device, status, reason, emulated, figures, agreement, perplexity, gates })),
     },
   };
+}
+
+/**
+ * The command as this build would run it. A reused output may have been made by a build that named
+ * other folders (another checkout, another copy of the same model files): that command is kept too,
+ * as `cached_command`, since it is the one that produced the bytes.
+ */
+function commandsOf(plan: Plan, output: StepOutput): { command?: string; cached_command?: string } {
+  const planned = plan.steps.find((step) => step.id === output.id)?.command;
+  const command = planned ? formatCommandLine(planned) : output.commandLine;
+  return output.commandLine && output.commandLine !== command ? { command, cached_command: output.commandLine } : { command };
 }

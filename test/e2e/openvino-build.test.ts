@@ -114,9 +114,20 @@ describe('phiforge build with the real optimum-cli', () => {
     const manifest = await manifestOf(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov'));
     expect(manifest.model).toMatchObject({ source: 'local', path: localCopy });
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
-    // A cached export made from identical files elsewhere is reused: its command names that folder.
-    expect(exportStep.command).toMatch(/ln -sfn \S+\/Phi-3-local model && /);
+    expect(exportStep.command).toContain(`ln -sfn ${localCopy} model && `);
     expect(exportStep.command).toContain('--model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code out');
+
+    // The same files in another folder reuse that export; the manifest gives the command as this build
+    // would run it, and the one that made the bytes as cached_command.
+    const secondCopy = path.join(cwd, 'Phi-3-elsewhere');
+    await cp(modelDir, secondCopy, { recursive: true });
+    const again = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', secondCopy, '--cache-dir', SHARED_CACHE, '--out', 'dist-elsewhere'], { cwd });
+    expect(again.exitCode, again.stderr).toBe(0);
+    const elsewhere = (await manifestOf(path.join(cwd, 'dist-elsewhere', 'phi3-mini-4k-int4-ov'))).steps.find((step: { id: string }) => step.id === 'export');
+    expect(elsewhere).toMatchObject({ reused: true, key: exportStep.key });
+    expect(elsewhere.command).toContain(`ln -sfn ${secondCopy} model && `);
+    expect(elsewhere.cached_command).toBeDefined();
+    expect(elsewhere.cached_command).not.toContain(secondCopy);
 
     // The same model and settings, derived from the shared IR by the demo recipe: the same weight bytes as this direct export.
     const derived = await manifestOf(path.join(cwd, 'dist', 'phi3-tiny-int4-ov'));

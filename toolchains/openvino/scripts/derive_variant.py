@@ -52,7 +52,6 @@ ignored for int8, as optimum-cli ignores them (channel-wise, all layers).
 Logs go to stderr only; bad input exits with status 2 and a one-line message.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -65,7 +64,7 @@ from pathlib import Path
 
 # The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object  # noqa: E402
+from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_result  # noqa: E402
 
 # NNCF imports torch when it can, which costs seconds and is useless here: derivation works on the
 # OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical output.
@@ -400,23 +399,17 @@ def derive(request: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
-    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
-    args = parser.parse_args()
-    # Keep stdout clean for callers: NNCF logs through a handler bound to stdout and C++ code
-    # writes to fd 1, so send the descriptor itself to stderr.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="derive_variant: %(message)s")
+    request_path, result_path = request_paths(__doc__.splitlines()[0])
+    log_to_stderr("derive_variant", stdout_too=True)
 
     try:
-        request = load_request(args.request)
+        request = load_request(request_path)
         result = derive(request)
     except RequestError as err:
         log.error("error: %s", err)
         return 2
 
-    args.result.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_result(result_path, result)
     log.info("%s: wrote %d files to %s", request["quantization"]["weight_format"], len(result["files"]), request["output_dir"])
     return 0
 

@@ -32,7 +32,6 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message. Th
 (HF_HUB_OFFLINE ...) is the caller's.
 """
 
-import argparse
 import json
 import logging
 import os
@@ -42,7 +41,7 @@ from pathlib import Path
 
 # The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object  # noqa: E402
+from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_result  # noqa: E402
 
 log = logging.getLogger("export_base")
 
@@ -119,23 +118,17 @@ def export(request: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
-    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
-    args = parser.parse_args()
-    # Keep stdout clean for callers: route everything the libraries print (NNCF and optimum log
-    # through handlers bound to stdout, C++ code writes to fd 1) to stderr at the descriptor level.
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="export_base: %(message)s")
+    request_path, result_path = request_paths(__doc__.splitlines()[0])
+    log_to_stderr("export_base", stdout_too=True)
 
     try:
-        request = load_request(args.request)
+        request = load_request(request_path)
     except RequestError as err:
         log.error("error: %s", err)
         return 2
 
     result = export(request)
-    args.result.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    write_result(result_path, result)
     log.info("wrote %d files to %s (dtype %s)", len(result["files"]), request["output_dir"], result["dtype"])
     return 0
 

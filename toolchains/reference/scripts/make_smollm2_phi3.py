@@ -27,7 +27,6 @@ a failed equivalence check with status 1. The same source always yields
 byte-identical files.
 """
 
-import argparse
 import hashlib
 import importlib.util
 import json
@@ -64,7 +63,7 @@ from transformers import (  # noqa: E402
 
 # The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object  # noqa: E402
+from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_stable_json  # noqa: E402
 
 log = logging.getLogger("make_smollm2_phi3")
 
@@ -372,11 +371,6 @@ def build_phi3(llama: torch.nn.Module, tokenizer: PreTrainedTokenizerFast) -> Ph
 # --- Output ---------------------------------------------------------------
 
 
-def write_json(path: Path, data: dict) -> None:
-    # Sorted keys and a trailing newline keep the files byte-stable.
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
 def hub_style_config(saved: dict) -> dict:
     """Rewrite transformers 5's config.json in the layout of the Phi-3 Hub repos.
 
@@ -395,12 +389,12 @@ def hub_style_config(saved: dict) -> dict:
 def save(model: Phi3ForCausalLM, tokenizer: PreTrainedTokenizerFast, output_dir: Path) -> None:
     model.save_pretrained(output_dir)  # model.safetensors + config.json + generation_config.json
     config_path = output_dir / "config.json"
-    write_json(config_path, hub_style_config(json.loads(config_path.read_text(encoding="utf-8"))))
+    write_stable_json(config_path, hub_style_config(json.loads(config_path.read_text(encoding="utf-8"))))
     # save_jinja_files=False keeps the chat template inside tokenizer_config.json,
     # where transformers 4.x, 5.x and onnxruntime-genai all look for it.
     tokenizer.save_pretrained(output_dir, save_jinja_files=False)
     tokenizer_config_path = output_dir / "tokenizer_config.json"
-    write_json(tokenizer_config_path, portable_tokenizer_config(json.loads(tokenizer_config_path.read_text(encoding="utf-8"))))
+    write_stable_json(tokenizer_config_path, portable_tokenizer_config(json.loads(tokenizer_config_path.read_text(encoding="utf-8"))))
     check_saved_config(model.config, output_dir)
     for path in output_dir.iterdir():
         # safetensors writes model.safetensors as 0600 (temp file + rename);
@@ -557,15 +551,12 @@ def convert(request: dict, scratch: Path) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
-    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
-    args = parser.parse_args()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="make_smollm2_phi3: %(message)s")
+    request_path, result_path = request_paths(__doc__.splitlines()[0])
+    log_to_stderr("make_smollm2_phi3")
     torch.manual_seed(0)  # generation is greedy; this only pins anything incidental
 
     try:
-        request = load_request(args.request)
+        request = load_request(request_path)
         check_environment()
         with tempfile.TemporaryDirectory(prefix="smollm2-gguf-") as scratch:
             if request["source"] is None:
@@ -575,12 +566,12 @@ def main() -> int:
         log.error("error: %s", err)
         return 2
 
-    write_json(args.result, result)
+    write_stable_json(result_path, result)
     eq = result["equivalence"]
     log.info("wrote %d files to %s; %d/%d prompts identical, max |logit diff| %.2e",
              len(result["files"]), request["output_dir"], eq["identical"], eq["prompts"], eq["max_abs_logit_diff"])
     if eq["identical"] != eq["prompts"] or eq["max_abs_logit_diff"] > LOGIT_TOLERANCE:
-        log.error("error: the Phi-3 copy does not answer like the original (see %s)", args.result)
+        log.error("error: the Phi-3 copy does not answer like the original (see %s)", result_path)
         return 1
     return 0
 

@@ -19,7 +19,6 @@ RES: {"preset", "model_type", "hidden_size", "intermediate_size",
 Logs go to stderr only; bad input exits with status 2 and a one-line message.
 """
 
-import argparse
 import json
 import os
 import logging
@@ -34,7 +33,7 @@ from transformers import __version__ as TRANSFORMERS_VERSION
 
 # The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object  # noqa: E402
+from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_stable_json  # noqa: E402
 
 log = logging.getLogger("make_synthetic")
 
@@ -324,8 +323,8 @@ def tokenizer_config(tokenizer: Tokenizer) -> dict:
 
 def write_tokenizer(tokenizer: Tokenizer, output_dir: Path) -> None:
     tokenizer.save(str(output_dir / "tokenizer.json"))
-    write_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer))
-    write_json(
+    write_stable_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer))
+    write_stable_json(
         output_dir / "special_tokens_map.json",
         {"bos_token": "<s>", "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN, "unk_token": "<unk>"},
     )
@@ -437,7 +436,7 @@ def write_model(model: Phi3ForCausalLM, tokenizer: Tokenizer, output_dir: Path) 
     model.save_pretrained(output_dir)
 
     config_path = output_dir / "config.json"
-    write_json(config_path, hub_style_config(json.loads(config_path.read_text(encoding="utf-8"))))
+    write_stable_json(config_path, hub_style_config(json.loads(config_path.read_text(encoding="utf-8"))))
     check_config_round_trip(model.config, output_dir)
 
 
@@ -460,11 +459,6 @@ def comparable(config: Phi3Config) -> dict:
 
 
 # --- Output ---------------------------------------------------------------
-
-
-def write_json(path: Path, data: dict) -> None:
-    # Sorted keys and a trailing newline keep the files byte-stable.
-    path.write_text(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def generate(request: dict) -> dict:
@@ -501,21 +495,18 @@ def generate(request: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--request", required=True, type=Path, help="request JSON file")
-    parser.add_argument("--result", required=True, type=Path, help="where to write the result JSON")
-    args = parser.parse_args()
-    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="make_synthetic: %(message)s")
+    request_path, result_path = request_paths(__doc__.splitlines()[0])
+    log_to_stderr("make_synthetic")
 
     try:
         require_transformers_5()
-        request = load_request(args.request)
+        request = load_request(request_path)
     except RequestError as err:
         log.error("error: %s", err)
         return 2
 
     result = generate(request)
-    write_json(args.result, result)
+    write_stable_json(result_path, result)
     log.info("wrote %d files to %s", len(result["files"]), request["output_dir"])
     return 0
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+import { TINY_INT4 } from '../support/recipes.js';
 
 // Validation with the real OpenVINO GenAI runner and the real reference model, on the tiny demo
 // model (its export is shared with the build tests through the cache).
@@ -10,15 +11,7 @@ import { runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 const TIMEOUT = 900_000;
 
 const recipe = (name: string, targets: string) => `name: ${name}
-model:
-  synthetic: phi3-mini-tiny
-pipeline: openvino
-quantization:
-  weight_format: int4
-  group_size: 128
-  ratio: 0.6
-  sym: true
-targets:
+${TINY_INT4}targets:
 ${targets}
 validate:
   max_new_tokens: 12

@@ -1,34 +1,19 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, workspace } from '../support/cli.js';
+import { TINY_INT4 } from '../support/recipes.js';
 
 // `extends:` as a CI matrix uses it: one base, small recipes on top; errors point into the file
 // that wrote the key.
 
-const BASE = `model:
-  synthetic: phi3-mini-tiny
-pipeline: openvino
-quantization:
-  weight_format: int4
-  group_size: 128
-  ratio: 0.6
-  sym: true
-validate:
+const BASE = `${TINY_INT4}validate:
   max_new_tokens: 8
   prompts:
     - messages: [{ role: user, content: Hello }]
 `;
 
 const FLAT = `name: child
-model:
-  synthetic: phi3-mini-tiny
-pipeline: openvino
-quantization:
-  weight_format: int4
-  group_size: 128
-  ratio: 1.0
-  sym: true
-validate:
+${TINY_INT4.replace('ratio: 0.6', 'ratio: 1.0')}validate:
   max_new_tokens: 8
   prompts:
     - messages: [{ role: user, content: Hello }]

@@ -182,7 +182,15 @@ const ValidateSchema = z.strictObject({
   perplexity: z
     .union([
       z.boolean(),
-      z.strictObject({ text: z.string().min(1).meta({ description: 'The text to score; at least a few sentences.' }) }),
+      z.strictObject({
+        text: z
+          .string()
+          .refine((text) => text.trim().split(/\s+/).length >= 2, {
+            message: 'the perplexity text needs at least two words',
+            params: { hint: 'A few sentences of plain prose; a short text gives a noisy ratio.' },
+          })
+          .meta({ description: 'The text to score; at least a few sentences.' }),
+      }),
     ])
     .default(false)
     .meta({

@@ -2,17 +2,10 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, workspace } from '../support/cli.js';
+import { TINY_INT4 } from '../support/recipes.js';
 
 const VALID = `name: tiny
-model:
-  synthetic: phi3-mini-tiny
-pipeline: openvino
-quantization:
-  weight_format: int4
-  group_size: 128
-  ratio: 0.6
-  sym: true
-`;
+${TINY_INT4}`;
 
 /** Builds `recipe` in a fresh workspace and returns what the user sees. */
 async function buildBad(recipe: string, extraArgs: string[] = [], files: Record<string, string> = {}) {
@@ -36,6 +29,13 @@ describe('a bad recipe exits 2 with file:line:col, key and hint, and writes noth
     expect(stderr).toContain('recipes/bad.yaml:7:3 quantization.grup_size: unknown key "grup_size"');
     expect(stderr).toContain('Did you mean "group_size"?');
     expect(existsSync(path.join(cwd, 'dist'))).toBe(false);
+  });
+
+  it('refuses a one-word perplexity text before any model runs', async () => {
+    const { exitCode, stderr } = await buildBad(`${VALID}validate:\n  perplexity: { text: hello }\n`);
+    expect(exitCode).toBe(2);
+    expect(stderr).toContain('recipes/bad.yaml:11:23 validate.perplexity.text: the perplexity text needs at least two words');
+    expect(stderr).toContain('hint: A few sentences of plain prose');
   });
 
   it('refuses ratio 1.5', async () => {

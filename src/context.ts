@@ -19,8 +19,10 @@ export interface Context {
   python: string;
   /** Progress and diagnostics for people: always stderr, so stdout stays clean for --json. */
   say: (line: string) => void;
+  /** Results: stdout (tables for people, or the one JSON document with --json). */
+  print: (text: string) => void;
 }
 
-export function cachePath(context: Context, ...parts: string[]): string {
+export function cachePath(context: Pick<Context, 'cacheRoot'>, ...parts: string[]): string {
   return path.join(context.cacheRoot, ...parts);
 }

@@ -1,5 +1,6 @@
 // The one catalogue of errors phiforge raises on purpose. Each carries the exit code it maps to and a
 // JSON shape; src/cli/report-error.ts is the single place that turns them into output.
+// Anything else that escapes is reported as an internal error: a bug.
 
 export const ExitCode = {
   ok: 0,
@@ -174,5 +175,48 @@ export class CacheDamagedError extends PhiforgeError {
   }
   override toJSON() {
     return { code: this.code, message: this.message, damaged: this.damaged, hint: this.hint };
+  }
+}
+
+/** A file a tool wrote (a runner's runs.json, a manifest) does not have the shape its contract says. */
+export class ContractError extends PhiforgeError {
+  readonly code = 'CONTRACT_VIOLATED';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly file: string,
+    /** What wrote the file, for the message: "run_genai.py", "phiforge 0.1.0". */
+    readonly writer: string,
+    readonly problems: Array<{ field: string; message: string }>,
+    hint?: string,
+  ) {
+    super(`${file} (written by ${writer}) does not match its contract:\n  - ${problems.map((problem) => `${problem.field || '(the whole file)'}: ${problem.message}`).join('\n  - ')}`);
+    this.hint = hint;
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, hint: this.hint, file: this.file, writer: this.writer, problems: this.problems };
+  }
+}
+
+/** The files of an artifact folder are not the ones its manifest lists: changed, missing or unlisted. */
+export class ArtifactMismatchError extends PhiforgeError {
+  readonly code = 'ARTIFACT_MISMATCH';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    readonly changed: string[],
+    readonly missing: string[],
+    readonly unlisted: string[],
+  ) {
+    super(
+      `${artifact} is not the artifact its manifest describes:\n  - ${[
+        ...changed.map((file) => `${file} does not match its sha256 in manifest.json`),
+        ...missing.map((file) => `${file} is listed in manifest.json but missing`),
+        ...unlisted.map((file) => `${file} is not listed in manifest.json`),
+      ].join('\n  - ')}`,
+    );
+    this.hint = 'Validate the files exactly as they were built: download the artifact again, or rebuild it with `phiforge build <recipe>`.';
+  }
+  override toJSON() {
+    return { code: this.code, message: this.message, hint: this.hint, artifact: this.artifact, changed: this.changed, missing: this.missing, unlisted: this.unlisted };
   }
 }

@@ -1,47 +1,125 @@
 import { constants, existsSync } from 'node:fs';
-import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { FileDigest } from '../cache/digest.js';
+import type { DigestMemo } from '../cache/digest-memo.js';
+import { canonicalJson, sha256, type FileDigest } from '../cache/digest.js';
+import { withLock } from '../cache/lock.js';
+import { checkArtifact } from './check.js';
+import { MANIFEST_FILE } from './manifest.js';
+
+/** Files of one step output that go into the artifact. */
+export interface ArtifactPart {
+  dir: string;
+  files: FileDigest[];
+}
+
+export interface Published {
+  dir: string;
+  /** False when dist/<name> already held exactly these files: nothing was copied, its validation/ stays. */
+  replaced: boolean;
+}
+
+const LEFTOVER = (name: string) => new RegExp(`^\\.${name.replace(/[.]/g, '\\.')}\\.(partial|old)-(\\d+)-\\d+$`);
 
 /**
  * Writes dist/<name>/ so that it is either the previous complete artifact or the new complete one,
- * never a mix: everything goes to a hidden sibling first, the manifest last, then one rename.
- * `files` are the source folder's files with the digests the step cache has just confirmed; they
- * are copied (cloned where the filesystem can) and not hashed a second time.
+ * never a mix: everything goes to a hidden sibling first, the manifest last, then renames. Files come
+ * with the digests the step cache has just confirmed; they are copied (cloned where the filesystem
+ * can) and not hashed a second time. When dist/<name> already holds exactly these files, only its
+ * manifest is rewritten (if it changed), so the device results beside it stay valid.
+ *
+ * One publisher per folder at a time (a lock in the cache); a publish that a kill cut short between
+ * its two renames is rolled back to the previous artifact by the next one.
  */
 export async function publishArtifact(
+  cacheRoot: string,
   outRoot: string,
   name: string,
-  sourceDir: string,
-  files: FileDigest[],
+  parts: ArtifactPart[],
   manifest: (files: FileDigest[]) => object,
-  /** Files written next to the manifest and, like it, outside the digest list: they describe the artifact, they are not it. */
-  reports: Record<string, object> = {},
-): Promise<string> {
+  memo?: DigestMemo,
+): Promise<Published> {
   const finalDir = path.join(outRoot, name);
-  const suffix = `${process.pid}-${Date.now()}`;
-  const staging = path.join(outRoot, `.${name}.partial-${suffix}`);
-  await mkdir(staging, { recursive: true });
+  await mkdir(outRoot, { recursive: true });
+  return withLock(cacheRoot, `publish-${sha256(path.resolve(finalDir)).slice(0, 24)}`, async () => {
+    await recoverInterrupted(outRoot, name);
+    const files = parts.flatMap((part) => part.files).sort((a, b) => (a.path < b.path ? -1 : 1));
+    const content = `${JSON.stringify(manifest(files), null, 2)}\n`;
+    if (await holdsFiles(finalDir, files, memo)) {
+      const current = await readFile(path.join(finalDir, MANIFEST_FILE), 'utf8').catch(() => '');
+      if (current !== content) await writeAtomically(path.join(finalDir, MANIFEST_FILE), content);
+      return { dir: finalDir, replaced: false };
+    }
+    const suffix = `${process.pid}-${Date.now()}`;
+    const staging = path.join(outRoot, `.${name}.partial-${suffix}`);
+    await mkdir(staging, { recursive: true });
+    try {
+      for (const part of parts) {
+        for (const file of part.files) {
+          const target = path.join(staging, file.path);
+          await mkdir(path.dirname(target), { recursive: true });
+          await copyFile(path.join(part.dir, file.path), target, constants.COPYFILE_FICLONE);
+          if ((await stat(target)).size !== file.size) throw new Error(`copying ${file.path} into ${staging} gave a different size`);
+        }
+      }
+      await writeFile(path.join(staging, MANIFEST_FILE), content);
+      if (existsSync(finalDir)) {
+        const previous = path.join(outRoot, `.${name}.old-${suffix}`);
+        await rename(finalDir, previous);
+        await rename(staging, finalDir);
+        await rm(previous, { recursive: true, force: true });
+      } else {
+        await rename(staging, finalDir);
+      }
+      return { dir: finalDir, replaced: true };
+    } catch (error) {
+      await rm(staging, { recursive: true, force: true });
+      throw error;
+    }
+  });
+}
+
+/** Whether `dir` already holds exactly `files`, as its manifest lists them and as they are on disk. */
+async function holdsFiles(dir: string, files: FileDigest[], memo?: DigestMemo): Promise<boolean> {
   try {
-    for (const file of files) {
-      const target = path.join(staging, file.path);
-      await mkdir(path.dirname(target), { recursive: true });
-      await copyFile(path.join(sourceDir, file.path), target, constants.COPYFILE_FICLONE);
-      if ((await stat(target)).size !== file.size) throw new Error(`copying ${file.path} into ${staging} gave a different size`);
-    }
-    for (const [file, content] of Object.entries(reports)) await writeFile(path.join(staging, file), `${JSON.stringify(content, null, 2)}\n`);
-    await writeFile(path.join(staging, 'manifest.json'), `${JSON.stringify(manifest(files), null, 2)}\n`);
-    if (existsSync(finalDir)) {
-      const previous = path.join(outRoot, `.${name}.old-${suffix}`);
-      await rename(finalDir, previous);
-      await rename(staging, finalDir);
-      await rm(previous, { recursive: true, force: true });
-    } else {
-      await rename(staging, finalDir);
-    }
-    return finalDir;
+    const listed = (JSON.parse(await readFile(path.join(dir, MANIFEST_FILE), 'utf8')) as { files?: FileDigest[] }).files ?? [];
+    const same = canonicalJson(listed.map(({ path: file, size, sha256: digest }) => ({ file, size, digest }))) === canonicalJson(files.map(({ path: file, size, sha256: digest }) => ({ file, size, digest })));
+    if (!same) return false;
+    // The manifest may describe files someone has since changed, removed or added: then republish.
+    await checkArtifact(dir, files, memo);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function writeAtomically(file: string, content: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, content);
+  await rename(temporary, file);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
   } catch (error) {
-    await rm(staging, { recursive: true, force: true });
-    throw error;
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * A publisher killed between its renames leaves no dist/<name> and a `.name.old-*` holding the
+ * previous artifact: put that back. Staging folders of dead publishers are removed.
+ */
+async function recoverInterrupted(outRoot: string, name: string): Promise<void> {
+  const pattern = LEFTOVER(name);
+  const finalDir = path.join(outRoot, name);
+  for (const entry of (await readdir(outRoot)).sort().reverse()) {
+    const match = pattern.exec(entry);
+    if (!match || alive(Number(match[2]))) continue;
+    const leftover = path.join(outRoot, entry);
+    if (match[1] === 'old' && !existsSync(finalDir)) await rename(leftover, finalDir);
+    else await rm(leftover, { recursive: true, force: true });
   }
 }

@@ -38,8 +38,6 @@ export interface StepEntry {
   /** Files under out/, checked against the disk every time the entry is reused. */
   files: FileDigest[];
   facts: Record<string, unknown>;
-  /** Digest of the upstream content the step read, for steps whose key cannot cover it. */
-  inputDigest?: string;
   /** The venv that ran the command, as the manifest reports it. */
   toolchain?: { name: string; lockDigest: string; python: string; installed: Record<string, string> };
 }
@@ -53,14 +51,17 @@ export interface CachedStepResult {
 }
 
 export const COMMITTED = 'COMMITTED';
+/** `<cache>/steps/<key>/`: committed entries; `<cache>/steps/tmp/<key>/`: entries being made. */
+export const STEPS_DIR = 'steps';
+export const WORK_DIR = 'tmp';
 
-export function stepEntryDir(context: Context, key: string): string {
-  return cachePath(context, 'steps', key);
+export function stepEntryDir(context: Pick<Context, 'cacheRoot'>, key: string): string {
+  return cachePath(context, STEPS_DIR, key);
 }
 
 /** Where a step writes while it runs; renamed to stepEntryDir only once complete. */
-export function stepWorkDir(context: Context, key: string): string {
-  return cachePath(context, 'steps', 'tmp', key);
+export function stepWorkDir(context: Pick<Context, 'cacheRoot'>, key: string): string {
+  return cachePath(context, STEPS_DIR, WORK_DIR, key);
 }
 
 /**
@@ -72,12 +73,12 @@ export async function getOrProduce(
   context: Context,
   key: string,
   produce: (workDir: string) => Promise<Omit<StepEntry, 'key' | 'files'>>,
-  options: { force?: boolean; inputDigest?: string; onDiscard?: (reason: string) => void } = {},
+  options: { force?: boolean; onDiscard?: (reason: string) => void } = {},
 ): Promise<CachedStepResult> {
   const dir = stepEntryDir(context, key);
   const memo = DigestMemo.of(context.cacheRoot);
   if (!options.force) {
-    const existing = await readValidEntry(dir, options.inputDigest, memo);
+    const existing = await readValidEntry(dir, memo);
     if (existing.entry) {
       // The marker's mtime is the entry's last use, for `cache gc --older-than`.
       const now = new Date();
@@ -86,7 +87,7 @@ export async function getOrProduce(
     }
   }
   return withLock(context.cacheRoot, `step-${key}`, async () => {
-    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, options.inputDigest, memo);
+    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, memo);
     if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
     if (again.problem && existsSync(dir)) options.onDiscard?.(again.problem);
     await rm(dir, { recursive: true, force: true });
@@ -94,7 +95,7 @@ export async function getOrProduce(
     await rm(workDir, { recursive: true, force: true });
     await mkdir(path.join(workDir, 'out'), { recursive: true });
     const made = await produce(workDir);
-    const entry: StepEntry = { key, ...made, inputDigest: options.inputDigest, files: await digestFolder(path.join(workDir, 'out')) };
+    const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
     await writeFile(path.join(workDir, 'entry.json'), JSON.stringify(entry, null, 1));
     await mkdir(path.dirname(dir), { recursive: true });
     await rename(workDir, dir);
@@ -104,11 +105,10 @@ export async function getOrProduce(
 }
 
 /**
- * The entry in `dir` if it is committed, was made from `inputDigest`, and every file still has its
- * recorded size and sha256. With a memo, files stat() shows unchanged are not read again; without
- * one (`cache verify`) every byte is.
+ * The entry in `dir` if it is committed and every file still has its recorded size and sha256. With
+ * a memo, files stat() shows unchanged are not read again; without one (`cache verify`) every byte is.
  */
-export async function readValidEntry(dir: string, inputDigest: string | undefined, memo?: DigestMemo): Promise<{ entry?: StepEntry; problem?: string }> {
+export async function readValidEntry(dir: string, memo?: DigestMemo): Promise<{ entry?: StepEntry; problem?: string }> {
   if (!existsSync(path.join(dir, COMMITTED))) return { problem: 'entry was never completed' };
   let entry: StepEntry;
   try {
@@ -116,7 +116,6 @@ export async function readValidEntry(dir: string, inputDigest: string | undefine
   } catch {
     return { problem: 'entry.json is unreadable' };
   }
-  if (entry.inputDigest !== inputDigest) return { problem: 'it was made from other inputs' };
   const problems = await Promise.all(
     entry.files.map(async (file) => {
       const absolute = path.join(dir, 'out', file.path);

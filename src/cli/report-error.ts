@@ -1,18 +1,31 @@
 import { ExitCode, InputError, PhiforgeError, StepFailedError } from '../errors.js';
 
+interface ErrorIo {
+  stdout: (text: string) => void;
+  stderr: (text: string) => void;
+}
+
+const PROCESS_IO: ErrorIo = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+
 /**
  * The one place errors become output: a human explanation on stderr (a stack only with --verbose),
  * a JSON object on stdout with --json, and the exit code of the error's kind.
  */
-export function reportError(error: unknown, options: { json: boolean; verbose: boolean }): number {
+export function reportError(error: unknown, options: { json: boolean; verbose: boolean }, io: ErrorIo = PROCESS_IO): number {
   const known = error instanceof PhiforgeError ? error : undefined;
   if (options.json) {
     const body = known ? known.toJSON() : { code: 'INTERNAL', message: String((error as Error)?.message ?? error) };
-    process.stdout.write(`${JSON.stringify({ ok: false, error: body }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ ok: false, error: body }, null, 2)}\n`);
   }
-  process.stderr.write(`${known ? describe(known) : `internal error: ${(error as Error)?.message ?? String(error)}\n  hint: this is a bug in phiforge; rerun with --verbose and report it.`}\n`);
-  if (options.verbose && error instanceof Error && error.stack) process.stderr.write(`${error.stack}\n`);
+  io.stderr(`${describeError(error)}\n`);
+  if (options.verbose && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
   return known?.exitCode ?? ExitCode.failed;
+}
+
+/** The words a person sees for an error: what, where, and a hint. */
+export function describeError(error: unknown): string {
+  if (error instanceof PhiforgeError) return describe(error);
+  return `internal error: ${(error as Error)?.message ?? String(error)}\n  hint: this is a bug in phiforge; rerun with --verbose and report it.`;
 }
 
 function describe(error: PhiforgeError): string {

@@ -1,23 +1,24 @@
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
+import type { ToolchainRecord } from '../artifact/manifest.js';
 import { publishArtifact } from '../artifact/publish.js';
+import { DigestMemo } from '../cache/digest-memo.js';
 import { getOrProduce } from '../cache/step-cache.js';
 import { cachePath, type Context } from '../context.js';
 import { OutputCheckError } from '../errors.js';
+import { formatCommandLine, runCommand } from '../exec/command.js';
 import type { Plan } from '../pipeline/plan.js';
-import { buildManifest, type ToolchainRecord } from '../report/manifest.js';
 import type { CommandWork, PlannedStep, StepOutput } from '../steps/types.js';
 import { ensureVenv } from '../toolchain/venv.js';
-import { collectValidation } from '../validate/collect.js';
-import type { ValidationReport } from '../validate/evaluate.js';
-import { formatCommandLine, runCommand } from './command.js';
+import { buildManifest } from './manifest.js';
 
 export interface BuildResult {
   recipe: string;
   artifactDir: string;
+  /** False when dist/<name> already held these exact files (its device results stay valid). */
+  replaced: boolean;
   steps: StepOutput[];
-  validation?: ValidationReport;
 }
 
 export function useSimpleRenderer(): boolean {
@@ -25,74 +26,45 @@ export function useSimpleRenderer(): boolean {
 }
 
 export interface ExecuteOptions {
-  /** Run steps again although cached: all of them, or those the function picks. */
-  force?: boolean | ((step: PlannedStep) => boolean);
-  /** A target whose device is absent fails validation instead of being skipped (device runners in CI). */
-  requireDevice?: boolean;
-  /** Run only what the artifact's files need (no validation): for rebuilding them to compare bytes. */
-  artifactOnly?: boolean;
-}
-
-/** The artifact step and every step it depends on, in plan order. */
-function artifactSteps(plan: Plan): PlannedStep[] {
-  const needed = new Set([plan.pipeline.artifact]);
-  for (const step of [...plan.steps].reverse()) if (needed.has(step.id)) step.needs.forEach((need) => needed.add(need));
-  return plan.steps.filter((step) => needed.has(step.id));
-}
-
-/** Runs the plan's steps in order (reusing cached outputs), evaluates validation, then publishes the artifact atomically. */
-export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
-  const name = plan.recipe.recipe.name;
-  const { outputs, toolchains } = await runSteps(context, plan, options.artifactOnly ? artifactSteps(plan) : plan.steps, options, useSimpleRenderer());
-
-  const validation = !options.artifactOnly && plan.pipeline.validation && (await collectValidation(plan.recipe.recipe, plan.pipeline.validation, outputs, options.requireDevice ?? false));
-  const artifactStep = outputs.find((output) => output.id === plan.pipeline.artifact)!;
-  const artifactDir = await publishArtifact(
-    context.outRoot,
-    name,
-    artifactStep.dir,
-    artifactStep.files,
-    (files) => buildManifest(plan, outputs, toolchains, files, validation || undefined),
-    validation ? { 'validation.json': validation } : {},
-  );
-  return { recipe: name, artifactDir, steps: outputs, validation: validation || undefined };
+  /** Run steps again although cached. */
+  force?: boolean;
+  /** Line-based progress even on a terminal: several plans run at once (`build --jobs`). */
+  simpleProgress?: boolean;
 }
 
 /**
- * Fills the cache with every step that measures nothing (exports, reference answers; with
- * artifactOnly, just the artifact's steps) and publishes nothing, with line-based progress so that
- * several plans can run at once (`build --jobs`). Returns the keys of those steps; executePlan then
- * finds them cached and runs the measurements alone.
+ * Runs the plan's steps in order (reusing cached outputs) and publishes the artifact atomically:
+ * the artifact step's files plus the reference answers that validation compares with, and the manifest.
  */
-export async function prepareSteps(context: Context, plan: Plan, options: Pick<ExecuteOptions, 'force' | 'artifactOnly'> = {}): Promise<string[]> {
-  const { outputs } = await runSteps(context, plan, options.artifactOnly ? artifactSteps(plan) : unmeasuredSteps(plan), options, true);
-  return outputs.map((output) => output.key);
+export async function executePlan(context: Context, plan: Plan, options: ExecuteOptions = {}): Promise<BuildResult> {
+  const { recipe } = plan;
+  const name = recipe.recipe.name;
+  const { outputs, toolchains } = await runSteps(context, plan, options);
+  const artifactStep = outputs.find((output) => output.id === recipe.pipeline.artifact)!;
+  const referenceStep = outputs.find((output) => output.id === recipe.pipeline.reference);
+  const published = await publishArtifact(
+    context.cacheRoot,
+    context.outRoot,
+    name,
+    [artifactStep, ...(referenceStep ? [referenceStep] : [])].map((output) => ({ dir: output.dir, files: output.files })),
+    (files) => buildManifest(plan, outputs, toolchains, files),
+    DigestMemo.of(context.cacheRoot),
+  );
+  return { recipe: name, artifactDir: published.dir, replaced: published.replaced, steps: outputs };
 }
 
-/** The steps that neither measure (volatile runners) nor read a measurement. */
-function unmeasuredSteps(plan: Plan): PlannedStep[] {
-  const measuring = new Set<string>();
-  for (const step of plan.steps) {
-    if (('volatile' in step.work && step.work.volatile) || step.needs.some((need) => measuring.has(need))) measuring.add(step.id);
-  }
-  return plan.steps.filter((step) => !measuring.has(step.id));
-}
-
-async function runSteps(context: Context, plan: Plan, steps: PlannedStep[], options: Pick<ExecuteOptions, 'force'>, simple: boolean) {
+async function runSteps(context: Context, plan: Plan, options: ExecuteOptions) {
   const outputs: StepOutput[] = [];
-  const freshVolatile = new Set<string>();
   const toolchains: Record<string, ToolchainRecord> = {};
   const name = plan.recipe.recipe.name;
+  const simple = options.simpleProgress || useSimpleRenderer();
   const tasks = new Listr(
-    steps.map((step) => ({
+    plan.steps.map((step) => ({
       title: `${name} › ${step.id}: ${step.summary}`,
       task: async (_: unknown, task: { output: string; title: string }) => {
         // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
         const stepContext: Context = simple ? context : { ...context, say: (line) => (task.output = line) };
-        const readsFreshMeasurements = step.needs.some((need) => freshVolatile.has(need)) && !('inputDigest' in step.work && step.work.inputDigest);
-        const forced = options.force === true || (typeof options.force === 'function' && options.force(step)) || readsFreshMeasurements;
-        const output = await runStep(stepContext, plan, step, toolchains, forced);
-        if (!output.reused && 'volatile' in step.work && step.work.volatile) freshVolatile.add(step.id);
+        const output = await runStep(stepContext, plan, step, toolchains, options.force ?? false);
         outputs.push(output);
         if (output.reused) task.title = `${task.title} (cached)`;
       },
@@ -151,7 +123,7 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
         toolchain: venv && { name: venv.toolchain.name, lockDigest: venv.lockDigest, python: venv.pythonVersion, installed: venv.installed },
       };
     },
-    { force, inputDigest: await work.inputDigest?.(), onDiscard: (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`) },
+    { force, onDiscard: (reason) => context.say(`discarding the cached output of ${step.id}: ${reason}; rebuilding`) },
   );
   if (result.entry.toolchain) {
     const { name, ...record } = result.entry.toolchain;

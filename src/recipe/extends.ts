@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InputError, type InputProblem, type SourceLocation } from '../errors.js';
-import { formatKeyPath, YamlSource, type KeyPath, type LocatedSource } from './yaml-source.js';
+import { formatKeyPath, YamlSource, type KeyPath, type LocatedSource } from '../yaml/located-yaml.js';
 
 /**
  * Recipes of a CI matrix share most of their settings (model, prompts, gates); `extends: <file>`

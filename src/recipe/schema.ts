@@ -1,7 +1,9 @@
 import { z } from 'zod';
 
-// The recipe format. `hint` metadata is shown next to a schema error at that key; `description`
-// reaches editors through the generated JSON Schema (schema/recipe.schema.json).
+// The recipe format, as every backend shares it. `hint` metadata is shown next to a schema error at
+// that key; `description` reaches editors through the generated JSON Schema (schema/recipe.schema.json).
+// What only one backend understands (its own section, its devices, which settings it accepts
+// together) is that backend's module's business: see src/backends/.
 
 /**
  * Models phiforge makes itself, with no model hub (toolchains/reference/scripts/): two tiny
@@ -100,9 +102,18 @@ const QuantizationSchema = z
 
 const positive = (description: string) => z.number().positive().optional().meta({ description });
 
+/** A prompt length of the latency sweep, as a mapping key: "1024". */
+const PROMPT_LENGTH_KEY = /^[1-9]\d*$/;
+
 const GatesSchema = z
   .strictObject({
-    ttft_ms_max: positive('Largest acceptable median time to first token, ms.'),
+    ttft_ms_max: z
+      .union([z.number().positive(), z.record(z.string().regex(PROMPT_LENGTH_KEY, 'a prompt length such as 1024'), z.number().positive())])
+      .optional()
+      .meta({
+        description: 'Largest acceptable median time to first token, ms: a number for the recipe\'s prompts, or a mapping from a prompt length of validate.prompt_tokens to its limit.',
+        hint: 'A number (e.g. 800), or per prompt length: { 1024: 900, 4096: 4000 }.',
+      }),
     tpot_ms_max: positive('Largest acceptable median time per output token, ms.'),
     tokens_per_s_min: positive('Smallest acceptable median decode throughput, tokens/s.'),
     similarity_min: z.number().min(0).max(1).optional().meta({ description: 'Smallest acceptable mean answer similarity to the source model (0..1).' }),
@@ -112,29 +123,34 @@ const GatesSchema = z
       description: "Largest acceptable ratio of the artifact's perplexity to the source model's on validate.perplexity's text.",
       hint: 'A ratio of at least 1, e.g. 1.1 for at most 10% worse than the source model; needs validate.perplexity.',
     }),
+    emulated_agreement_min: z.number().int().min(0).optional().meta({
+      description: 'For an emulated device (the NPU through NPUW on the CPU): on how many prompts it must give exactly the plain CPU pipeline\'s tokens. Default: every prompt.',
+      hint: 'A whole number of prompts, at most the number of validate.prompts.',
+    }),
   })
-  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max.' });
+  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max, emulated_agreement_min.' });
 
 export type Gates = z.output<typeof GatesSchema>;
 
-const OPENVINO_DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
-/** ONNX Runtime execution providers a recipe can target. */
-export const ORT_PROVIDERS = ['cpu', 'cuda', 'dml'] as const;
+/** The devices recipes may name: every backend's, which the backend of the recipe's pipeline then narrows. */
+export interface KnownDevices {
+  hint: string;
+  accepts: (device: string) => boolean;
+}
 
-const TargetSchema = z.strictObject({
-  device: z
-    .string()
-    .refine((device) => OPENVINO_DEVICE.test(device) || (ORT_PROVIDERS as readonly string[]).includes(device), 'expected an OpenVINO device (CPU, GPU, GPU.<n>, NPU, AUTO) or an ONNX Runtime provider (cpu, cuda, dml)')
-    .meta({
-      description: 'Device the artifact must run on: an OpenVINO device, or an ONNX Runtime execution provider for ort-genai recipes.',
-      hint: 'OpenVINO: CPU, GPU, GPU.0, NPU or AUTO. ONNX Runtime GenAI: cpu, cuda or dml.',
-    }),
-  runtime: z
-    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
-    .optional()
-    .meta({ description: 'Runtime properties for this target; OpenVINO defaults to PERFORMANCE_HINT LATENCY, NUM_STREAMS 1.' }),
-  gates: GatesSchema.optional(),
-});
+function targetSchema(devices: KnownDevices) {
+  return z.strictObject({
+    device: z
+      .string()
+      .refine(devices.accepts, `expected a device phiforge knows: ${devices.hint}`)
+      .meta({ description: `Device the artifact must run on. ${devices.hint}`, hint: devices.hint }),
+    runtime: z
+      .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+      .optional()
+      .meta({ description: 'Runtime properties for this target (OpenVINO properties, or ONNX Runtime provider options).' }),
+    gates: GatesSchema.optional(),
+  });
+}
 
 const MessageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
 
@@ -159,10 +175,19 @@ const ExpectSchema = z.strictObject({
 /** The guide's own prompt (SEED.md §1). */
 const DEFAULT_PROMPT = { messages: [{ role: 'user' as const, content: 'Can you introduce yourself?' }], expect: { not_empty: true } };
 
+/** The longest prompt-length sweep phiforge builds: longer than every Phi context it ships recipes for. */
+export const MAX_SWEEP_TOKENS = 131_072;
+
 const ValidateSchema = z.strictObject({
-  max_new_tokens: z.number().int().min(1).max(4096).default(32),
-  repetitions: z.number().int().min(1).max(100).default(3).meta({ description: 'Measured generations per prompt after the warm-up.' }),
-  warmup: z.number().int().min(0).max(10).default(1),
+  max_new_tokens: z.number().int().min(1).max(4096).default(32).meta({
+    description: 'Tokens each answer may have (greedy decoding).',
+    hint: 'A whole number from 1 to 4096; 32 to 128 is usual for validation.',
+  }),
+  repetitions: z.number().int().min(1).max(100).default(3).meta({
+    description: 'Measured generations per prompt after the warm-up.',
+    hint: 'A whole number from 1 to 100; figures are medians over them.',
+  }),
+  warmup: z.number().int().min(0).max(10).default(1).meta({ hint: 'A whole number from 0 to 10.' }),
   prompts: z
     .array(
       z.strictObject({
@@ -172,11 +197,22 @@ const ValidateSchema = z.strictObject({
       }),
     )
     .min(1)
-    .default([DEFAULT_PROMPT]),
+    .default([DEFAULT_PROMPT])
+    .meta({
+      description: 'Chat prompts every target answers; compared with the source model and checked.',
+      hint: 'At least one prompt: - messages: [{ role: user, content: "Can you introduce yourself?" }]. Leave the key out for the guide\'s prompt.',
+    }),
+  prompt_tokens: z
+    .array(z.number().int().min(8).max(MAX_SWEEP_TOKENS))
+    .optional()
+    .meta({
+      description: 'Latency sweep: prompts of exactly these lengths (in the artifact\'s tokens, cut from a fixed text), each timed for TTFT with a full prefill.',
+      hint: 'Prompt lengths in tokens, e.g. [128, 1024, 4096].',
+    }),
   reference: z
     .strictObject({
       enabled: z.boolean().default(true).meta({ description: "Compare answers with the source model's own greedy answers." }),
-      embedding_model: z.string().optional().meta({ description: 'Local sentence-transformers folder for similarity; default all-MiniLM-L6-v2 as packaged on PyPI.' }),
+      embedding_model: z.string().optional().meta({ description: 'Local sentence-transformers folder (BERT family, mean pooling) for similarity; default all-MiniLM-L6-v2 as packaged on PyPI.' }),
     })
     .prefault({}),
   perplexity: z
@@ -216,33 +252,12 @@ export function perplexityText(settings: ValidateSettings): string | undefined {
 
 export type ValidateSettings = z.output<typeof ValidateSchema>;
 
-const OrtSchema = z.strictObject({
-  execution_provider: z.enum(['cpu', 'cuda', 'dml', 'webgpu']).default('cpu').meta({ description: 'The model builder\'s -e: which execution provider the model is built for.' }),
-  block_size: z
-    .number()
-    .int()
-    .refine((value) => [16, 32, 64, 128, 256].includes(value), 'block_size must be 16, 32, 64, 128 or 256')
-    .default(32)
-    .meta({ description: 'INT4 block (group) size; it must divide the model\'s hidden sizes.', hint: 'One of 16, 32, 64, 128, 256 that divides the hidden size.' }),
-  accuracy_level: z.number().int().min(0).max(4).optional().meta({ description: 'MatMulNBits accuracy level (0-4); the builder defaults to 4 on cpu, 0 elsewhere.' }),
-  algo_config: z.enum(['default', 'rtn', 'k_quant', 'rtn_last', 'k_quant_last', 'k_quant_mixed', 'k_quant_linear']).optional(),
-  exclude_embeds: z.boolean().optional(),
-  exclude_lm_head: z.boolean().optional(),
-});
-
-export type OrtSettings = z.output<typeof OrtSchema>;
-
-const NpuSchema = z.strictObject({
-  max_prompt_len: z.number().int().positive().default(1024).meta({ description: 'Longest prompt the compiled NPU model accepts (MAX_PROMPT_LEN).' }),
-  min_response_len: z.number().int().positive().default(128).meta({ description: 'Tokens always left for the answer (MIN_RESPONSE_LEN).' }),
-  weights_in_blob: z
-    .boolean()
-    .default(true)
-    .meta({ description: 'Put the weights into the compiled blob (CACHE_MODE OPTIMIZE_SPEED); false ships a weightless blob loaded with WEIGHTS_PATH.' }),
-});
-
-export const RecipeSchema = z
-  .strictObject({
+/**
+ * The keys every recipe has, whatever its backend; `sections` are the backends' own blocks (npu:,
+ * ort:), accepted in any recipe so that a base recipe can serve several backends.
+ */
+function recipeFields(devices: KnownDevices) {
+  return {
     name: z.string().regex(SLUG, 'name must be lower-case letters, digits, ".", "_" or "-"').meta({
       description: 'Artifact name: the build writes dist/<name>/.',
       hint: 'For example phi3-mini-4k-int4-ov.',
@@ -252,86 +267,36 @@ export const RecipeSchema = z
       description: 'A base recipe (path relative to this file) whose settings this one starts from: mappings merge key by key, this file winning; lists and other values are replaced whole.',
     }),
     model: ModelSchema,
-    pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino.' }),
+    pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino, openvino-npu or ort-genai.' }),
     quantization: QuantizationSchema,
-    export: z.enum(['shared', 'direct']).default('shared').meta({
+    export: z.enum(['shared', 'direct']).optional().meta({
       description: 'OpenVINO: shared converts the PyTorch model once per model and derives every variant from that IR with NNCF (the same bytes as optimum-cli); direct runs optimum-cli export openvino for this recipe alone.',
     }),
-    targets: z.array(TargetSchema).min(1).default([{ device: 'CPU' }]),
+    targets: z
+      .array(targetSchema(devices))
+      .min(1)
+      .default([{ device: 'CPU' }])
+      .meta({ hint: `A list of targets, each a mapping: targets: [{ device: CPU }]. ${devices.hint}` }),
     validate: ValidateSchema.prefault({}),
-    npu: NpuSchema.prefault({}).meta({ description: 'How the NPU blob is compiled (pipeline openvino-npu).' }),
-    ort: OrtSchema.prefault({}).meta({ description: 'How the ONNX Runtime GenAI model builder runs (pipeline ort-genai).' }),
-  })
-  .superRefine(checkQuantizationForBackend)
-  .superRefine((recipe, ctx) => {
-    // OpenVINO's NPU guide: the NPU runs symmetric INT4 with every layer in 4 bits, group 128 or channel-wise.
-    if (!recipe.targets.some((target) => target.device === 'NPU')) return;
-    const { quantization: q } = recipe;
-    const hint = 'The NPU needs weight_format int4, sym: true, ratio: 1.0 and group_size 128 or -1 (OpenVINO NPU guide).';
-    const refuse = (key: string, message: string) => ctx.addIssue({ code: 'custom', path: ['quantization', key], message, params: { hint } });
-    if (q.weight_format !== 'int4') refuse('weight_format', `an NPU target needs int4 weights, not ${q.weight_format}`);
-    else {
-      if (q.sym !== true) refuse('sym', 'an NPU target needs symmetric weights (sym: true); the NPU has no zero points');
-      if (q.ratio !== undefined && q.ratio < 1) refuse('ratio', `an NPU target needs ratio 1.0 (every layer in 4 bits), not ${q.ratio}`);
-      if (q.group_size !== undefined && q.group_size !== 128 && q.group_size !== -1) refuse('group_size', `an NPU target needs group_size 128 or -1, not ${q.group_size}`);
-    }
-  })
-  .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets.' });
-
-export type Recipe = z.output<typeof RecipeSchema>;
-
-/** The precision / execution provider pairs the ONNX Runtime GenAI model builder supports. */
-export const ORT_PRECISIONS: Record<string, readonly string[]> = { int4: ['cpu', 'cuda', 'dml', 'webgpu'], int8: ['cpu', 'cuda', 'webgpu'], fp16: ['cuda', 'dml'], fp32: ['cpu', 'cuda'] };
-
-type RecipeShape = { pipeline: string; quantization: z.output<typeof QuantizationSchema>; targets: Array<{ device: string }>; ort: OrtSettings };
-
-/** Which keys mean something depends on the backend the pipeline uses. */
-function checkQuantizationForBackend(recipe: RecipeShape, ctx: z.RefinementCtx): void {
-  const q = recipe.quantization;
-  const issue = (path: (string | number)[], message: string, hint?: string) => ctx.addIssue({ code: 'custom', path, message, params: hint ? { hint } : undefined });
-  const ort = recipe.pipeline.startsWith('ort-genai');
-  recipe.targets.forEach((target, index) => {
-    const providerTarget = (ORT_PROVIDERS as readonly string[]).includes(target.device);
-    if (ort !== providerTarget) {
-      issue(['targets', index, 'device'], ort ? `${target.device} is an OpenVINO device; an ort-genai recipe targets execution providers` : `${target.device} is an ONNX Runtime provider; an OpenVINO recipe targets OpenVINO devices`, ort ? 'Use cpu, cuda or dml.' : 'Use CPU, GPU, GPU.0, NPU or AUTO.');
-    }
-  });
-  if (ort) {
-    for (const key of ['group_size', 'ratio', 'backup_precision'] as const) {
-      if (q[key] !== undefined) issue(['quantization', key], `${key} is an OpenVINO (NNCF) setting; the ONNX Runtime GenAI builder does not take it`, key === 'group_size' ? 'Set ort.block_size instead.' : 'Remove it: the builder quantizes every MatMul it can.');
-    }
-    const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
-    if (!allowed.includes(recipe.ort.execution_provider)) {
-      issue(
-        ['quantization', 'weight_format'],
-        `the model builder cannot make ${q.weight_format} for the ${recipe.ort.execution_provider} execution provider`,
-        `${q.weight_format} is built for: ${allowed.join(', ') || 'no provider'}. Supported pairs: ${Object.entries(ORT_PRECISIONS).map(([precision, providers]) => `${precision} (${providers.join(', ')})`).join('; ')}.`,
-      );
-    }
-    return;
-  }
-  if (q.weight_format === 'int4') {
-    for (const key of ['group_size', 'ratio', 'sym'] as const) {
-      if (q[key] === undefined) {
-        issue(['quantization', key], `int4 needs an explicit ${key}`, 'phiforge passes every compression option explicitly: a bare --weight-format int4 on Phi-3 switches to a data-aware asymmetric group-64 default that downloads a dataset. The guide uses group_size: 128, ratio: 0.6, sym: true.');
-      }
-    }
-    return;
-  }
-  const onlyFor4Bit = q.weight_format === 'int8' ? (['group_size', 'ratio', 'backup_precision'] as const) : (['group_size', 'ratio', 'sym', 'backup_precision'] as const);
-  for (const key of onlyFor4Bit) {
-    if (q[key] !== undefined) issue(['quantization', key], `${key} does not apply to weight_format ${q.weight_format}`, q.weight_format === 'int8' ? 'INT8 weight compression is per channel; remove this key.' : 'Remove this key, or choose weight_format int4.');
-  }
+  };
 }
-export type Quantization = Recipe['quantization'];
-export type ModelSpec = Recipe['model'];
-export type Target = Recipe['targets'][number];
+
+export type RecipeSections = Record<string, z.ZodType>;
+
+/** The whole recipe format: the shared keys plus every backend's section. */
+export function recipeSchema<S extends RecipeSections>(sections: S, devices: KnownDevices) {
+  return z
+    .strictObject({ ...recipeFields(devices), ...sections })
+    .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets, validation.', hint: 'A recipe is a mapping with name, model, pipeline, quantization and targets.' });
+}
+
+/** A recipe as every backend sees it; each backend adds its own section's type. */
+export type BaseRecipe = z.output<z.ZodObject<ReturnType<typeof recipeFields>>>;
+export type Quantization = BaseRecipe['quantization'];
+export type ModelSpec = BaseRecipe['model'];
+export type Target = BaseRecipe['targets'][number];
 
 /** Stable ids for prompts in reports: the recipe's, or p1, p2, ... by position. */
 export function promptsWithIds(settings: ValidateSettings) {
   return settings.prompts.map((prompt, index) => ({ ...prompt, id: prompt.id ?? `p${index + 1}` }));
-}
-
-export function recipeJsonSchema(): Record<string, unknown> {
-  return z.toJSONSchema(RecipeSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
 }

@@ -27,6 +27,14 @@ export function validationTable(report: ValidationReport): string {
   const widths = header.map((_, column) => Math.max(...[header, ...rows].map((row) => (row.length > 2 || column < 2 ? (row[column] ?? '').length : 0))));
   const format = (row: string[]) => (row.length === 2 ? `${row[0].padEnd(widths[0])}  ${row[1]}` : row.map((cell, column) => cell.padEnd(widths[column])).join('  ').trimEnd());
   const lines = [`${report.recipe} · ${report.backend} · ${report.passed ? 'passed' : 'FAILED'}`, format(header), ...rows.map(format)];
+  for (const point of report.measured ?? []) {
+    if (point.reused) lines.push(`  ${point.device}: measured ${point.at} on ${point.host}, for these exact files (\`phiforge validate\` measures again)`);
+  }
+  for (const target of report.targets) {
+    for (const sweep of target.figures?.sweep ?? []) {
+      lines.push(`  ${targetLabel(target)}: ${sweep.prompt_tokens}-token prompt: TTFT ${round(sweep.ttft_ms.median)} ms (${round(sweep.ttft_ms.min)}-${round(sweep.ttft_ms.max)}), TPOT ${round(sweep.tpot_ms.median)} ms`);
+    }
+  }
   for (const target of report.targets) {
     if (target.structural) lines.push(`  ${targetLabel(target)}: ${target.reason}`);
     if (target.cpu_agreement) {
@@ -94,7 +102,7 @@ export async function validationJunit(reports: ValidationReport[]): Promise<stri
             : []),
         ]),
         ...target.gates.map((gate) =>
-          caseOf(`gate ${gate.gate}`, gate.passed ? {} : { failure: `measured ${gate.value === null ? 'nothing' : round(gate.value)} ${gate.unit}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit} ${gate.unit}`.replace(/ +/g, ' ').trim() }),
+          caseOf(`gate ${gate.gate}${gate.prompt_tokens ? `@${gate.prompt_tokens}` : ''}`, gate.passed ? {} : { failure: `measured ${gate.value === null ? 'nothing' : round(gate.value)} ${gate.unit}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit} ${gate.unit}`.replace(/ +/g, ' ').trim() }),
         ),
       ];
     });

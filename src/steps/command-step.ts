@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { scriptDigests, stepEntryDir, stepKey, stepWorkDir } from '../cache/step-cache.js';
-import { requireLock, toolchainScript, venvDir } from '../toolchain/definition.js';
 import { ToolchainError } from '../errors.js';
+import { requireLock, scriptEnv, toolchainScript, venvDir } from '../toolchain/definition.js';
 import type { CommandWork, PlanInput, PlannedStep } from './types.js';
 
 /**
@@ -11,19 +11,22 @@ import type { CommandWork, PlanInput, PlannedStep } from './types.js';
  */
 export async function planCommandStep(input: PlanInput, summary: string, work: CommandWork, extra: Pick<PlannedStep, 'afterOutput'> = {}): Promise<PlannedStep> {
   const { definition, toolchain, context } = input;
-  if (!toolchain) throw new ToolchainError('?', `step ${definition.id} (${definition.uses}) needs a toolchain in its pipeline definition`);
+  if (!toolchain) {
+    throw new ToolchainError(definition.uses, `step ${definition.id} has no toolchain`, `Name the toolchain it runs in: toolchain: <name> under step ${definition.id} of the pipeline.`);
+  }
   const key = stepKey({
     kind: definition.uses,
     kindVersion: work.kindVersion,
     params: work.params,
     inputs: Object.fromEntries(definition.needs.map((need) => [need, input.upstream[need].key])),
     toolchainLock: requireLock(toolchain),
-    // Every script speaks its JSON contract through the shared phiforge_io module: it is part of each script.
+    // Every script imports the shared phiforge_io module (its request/result contract): it is part of each script.
     scripts: await scriptDigests(work.scripts.length > 0 ? [...work.scripts, toolchainScript('common', 'phiforge_io.py')] : []),
     env: work.env,
   });
   const workDir = stepWorkDir(context, key);
   const bin = path.join(venvDir(context, toolchain), 'bin');
+  const command = work.command({ python: path.join(bin, 'python'), bin, workDir, outDir: path.join(workDir, 'out') });
   return {
     id: definition.id,
     kind: definition.uses,
@@ -32,7 +35,8 @@ export async function planCommandStep(input: PlanInput, summary: string, work: C
     summary,
     toolchain,
     outDir: path.join(stepEntryDir(context, key), 'out'),
-    command: work.command({ python: path.join(bin, 'python'), bin, workDir, outDir: path.join(workDir, 'out') }),
+    // Scripts import the shared modules by name; the folder is this installation's, so it is not in the key.
+    command: work.scripts.length > 0 ? { ...command, env: { ...command.env, ...scriptEnv() } } : command,
     work,
     ...extra,
   };

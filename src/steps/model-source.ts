@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
 import { DigestMemo } from '../cache/digest-memo.js';
-import { InputError } from '../errors.js';
+import type { ModelShape } from '../backends/types.js';
+import { InputError, type InputProblem } from '../errors.js';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
-import { checkRecipeAgainstModel, type ModelShape } from '../recipe/load.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
@@ -32,8 +32,19 @@ async function readShape(modelDir: string): Promise<ModelShape> {
   return JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8')) as ModelShape;
 }
 
+/**
+ * Checks that need the model's config.json, made before any export: a group size that does not
+ * divide the width of every linear layer's input makes NNCF fail late or fall back silently.
+ */
+function checkRecipeAgainstModel(input: PlanInput, shape: ModelShape): void {
+  const { recipe, source } = input.recipe;
+  const problems: InputProblem[] = [];
+  input.backend.checkAgainstModel(recipe, shape, (keyPath, message, hint) => problems.push(source.problemAt(keyPath, message, hint)));
+  if (problems.length > 0) throw new InputError(source.file, problems);
+}
+
 function checkAgainstRecipe(input: PlanInput) {
-  return async (output: StepOutput) => checkRecipeAgainstModel(input.recipe, await readShape(output.dir));
+  return async (output: StepOutput) => checkRecipeAgainstModel(input, await readShape(output.dir));
 }
 
 /**
@@ -89,7 +100,7 @@ async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep>
   // The folder's content is the model's identity: the same files anywhere give the same key.
   const files = await digestFolder(folder, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
   const key = sha256(canonicalJson(files));
-  checkRecipeAgainstModel(input.recipe, await readShape(folder));
+  checkRecipeAgainstModel(input, await readShape(folder));
   return {
     id: input.definition.id,
     kind: input.definition.uses,
@@ -117,7 +128,7 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
         const started = performance.now();
         const alreadyThere = existsSync(path.join(dir, 'config.json'));
         // Check the recipe against config.json before fetching gigabytes of weights.
-        checkRecipeAgainstModel(input.recipe, await readShape(path.dirname(await downloadConfig(id, commit))));
+        checkRecipeAgainstModel(input, await readShape(path.dirname(await downloadConfig(id, commit))));
         const snapshot = await downloadSnapshot(id, commit, revision);
         const files = await digestFolder(snapshot, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
         if (!files.some((file) => WEIGHTS.test(file.path))) {

@@ -1,5 +1,6 @@
 import { rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { exportsDirectly } from '../backends/openvino.js';
 import { canonicalJson, sha256 } from '../cache/digest.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
@@ -11,11 +12,6 @@ export const MODEL_LINK = 'model';
 export async function linkModel(workDir: string, modelDir: string): Promise<void> {
   await rm(path.join(workDir, MODEL_LINK), { force: true });
   await symlink(modelDir, path.join(workDir, MODEL_LINK));
-}
-
-/** Variants that cannot be derived from the shared IR: an fp32 IR of a bf16 checkpoint is another trace. */
-export function exportsDirectly(recipe: { export: string; quantization: { weight_format: string } }): boolean {
-  return recipe.export === 'direct' || recipe.quantization.weight_format === 'fp32';
 }
 
 /**

@@ -1,9 +1,8 @@
 import path from 'node:path';
-import { checkOpenVinoExport, readAppliedCompression } from './openvino-ir.js';
-import type { Quantization, Recipe } from '../recipe/schema.js';
+import { checkOpenVinoExport, compressionFlags, equivalentOptimumCli, exportsDirectly, readAppliedCompression } from '../backends/openvino.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
-import { exportsDirectly, linkModel, MODEL_LINK } from './openvino-base-export.js';
+import { linkModel, MODEL_LINK } from './openvino-base-export.js';
 import type { PlanInput, PlannedStep, StepKind } from './types.js';
 
 /**
@@ -11,22 +10,6 @@ import type { PlanInput, PlannedStep, StepKind } from './types.js';
  * wants to download a dataset then fails at once instead of quietly changing the quantization.
  */
 const OFFLINE = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
-
-/** optimum-cli's compression flags for a recipe: always explicit, in the guide's order. */
-export function compressionFlags(quantization: Quantization): string[] {
-  const flags = ['--weight-format', quantization.weight_format];
-  if (quantization.weight_format === 'int4') {
-    flags.push('--group-size', String(quantization.group_size), '--ratio', String(quantization.ratio));
-  }
-  if (quantization.sym) flags.push('--sym');
-  if (quantization.backup_precision) flags.push('--backup-precision', quantization.backup_precision);
-  return flags;
-}
-
-/** The optimum-cli command a variant is equivalent to: what a user would type by hand. */
-export function equivalentOptimumCli(recipe: Recipe): string {
-  return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
-}
 
 /**
  * The OpenVINO IR of one variant, checked against the recipe: derived from the shared base IR with

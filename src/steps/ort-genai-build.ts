@@ -1,33 +1,16 @@
 import { rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
+import { builderExtraOptions } from '../backends/ort-genai.js';
 import { cachePath } from '../context.js';
-import type { Recipe } from '../recipe/schema.js';
 import { toolchainScript } from '../toolchain/definition.js';
+import { runJsonScript } from '../toolchain/script.js';
 import { planCommandStep } from './command-step.js';
-import { runJsonScript } from '../engine/json-script.js';
 import type { StepKind } from './types.js';
 
-const MODEL_LINK = 'model';
+const DataCheckResult = z.object({ problems: z.array(z.string()) });
 
-/**
- * The builder's options from the recipe, all in ONE --extra_options: a second --extra_options flag
- * replaces the first instead of adding to it.
- */
-export function builderExtraOptions(recipe: Recipe): string[] {
-  const { ort, quantization } = recipe;
-  const options: Record<string, string | number | boolean | undefined> = {
-    ...(quantization.weight_format === 'int4'
-      ? { block_size: ort.block_size, is_symmetric: quantization.sym ?? true, accuracy_level: ort.accuracy_level, algo_config: ort.algo_config }
-      : {}),
-    exclude_embeds: ort.exclude_embeds,
-    exclude_lm_head: ort.exclude_lm_head,
-    // The model is local: the builder must not look for a hub login.
-    hf_token: false,
-  };
-  return Object.entries(options)
-    .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `${key}=${String(value)}`);
-}
+const MODEL_LINK = 'model';
 
 /** Hugging Face checkpoint -> ONNX Runtime GenAI model with onnxruntime-genai's model builder. */
 export const ortGenaiBuild: StepKind = {
@@ -57,7 +40,7 @@ export const ortGenaiBuild: StepKind = {
         links: { [MODEL_LINK]: modelDir },
       }),
       // Every external tensor must lie inside model.onnx.data: a cut-short file only fails at load time.
-      verify: async (outDir, { python }) => (await runJsonScript<{ problems: string[] }>(python, checkScript, { model_dir: outDir })).problems,
+      verify: async (outDir, { python }) => (await runJsonScript(python, checkScript, { model_dir: outDir }, DataCheckResult)).problems,
       verifyHint: 'The builder finished but its output is incomplete; the step log shows what it did.',
     });
   },

@@ -1,12 +1,9 @@
-import { answerSimilarity } from './answer-similarity.js';
 import { compileNpuBlob } from './compile-npu-blob.js';
 import { modelSource } from './model-source.js';
 import { openVinoBaseExport } from './openvino-base-export.js';
 import { optimumExportOpenVino } from './optimum-export-openvino.js';
 import { ortGenaiBuild } from './ort-genai-build.js';
 import { referenceAnswers } from './reference-answers.js';
-import { validateOpenVino } from './validate-openvino.js';
-import { validateOrtGenai } from './validate-ortgenai.js';
 import type { StepKind } from './types.js';
 
 /** Step kinds a pipeline's `uses:` can name. */
@@ -16,8 +13,5 @@ export const STEP_KINDS: Record<string, StepKind> = {
   'optimum-export-openvino': optimumExportOpenVino,
   'compile-npu-blob': compileNpuBlob,
   'reference-answers': referenceAnswers,
-  'validate-openvino': validateOpenVino,
-  'answer-similarity': answerSimilarity,
   'ort-genai-build': ortGenaiBuild,
-  'validate-ortgenai': validateOrtGenai,
 };

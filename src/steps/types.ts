@@ -1,7 +1,8 @@
+import type { Recipe } from '../backends/index.js';
+import type { Backend } from '../backends/types.js';
 import type { FileDigest } from '../cache/digest.js';
 import type { Context } from '../context.js';
-import type { CommandSpec } from '../engine/command.js';
-import type { PipelineStepDefinition } from '../pipeline/definition.js';
+import type { CommandSpec } from '../exec/command.js';
 import type { LoadedRecipe } from '../recipe/load.js';
 import type { Toolchain } from '../toolchain/definition.js';
 
@@ -22,22 +23,13 @@ export interface StepOutput {
 
 /** A step whose output is made by one command and kept in the content-addressed step cache. */
 export interface CommandWork {
+  /** Bumped by hand when the step's behaviour changes in a way its params do not show. */
   kindVersion: number;
-  /**
-   * The output differs from run to run (measurements): steps that read it run again whenever it was
-   * made afresh, since their key (built from this step's key) cannot see the new content.
-   */
-  volatile?: boolean;
   params: Record<string, unknown>;
   /** Scripts the command runs; their digests enter the key so editing one rebuilds. */
   scripts: string[];
+  /** The environment that decides the output; it enters the key (machine-specific paths do not belong here). */
   env: Record<string, string>;
-  /**
-   * Digest of what the step reads from upstream outputs whose keys cannot describe it (fresh
-   * measurements). A cached entry made from other inputs is rebuilt; one made from the same is reused
-   * even when the upstream step ran again.
-   */
-  inputDigest?: () => Promise<string>;
   /** Sets up the work folder before the command runs (links to inputs, for instance). */
   prepare?: (workDir: string) => Promise<void>;
   /** Files written into the work folder before the command runs (JSON requests). */
@@ -72,10 +64,20 @@ export interface PlannedStep {
   afterOutput?: (output: StepOutput) => Promise<void>;
 }
 
+/** A step as a pipeline file declares it. */
+export interface StepDefinition {
+  id: string;
+  uses: string;
+  toolchain?: string;
+  needs: string[];
+}
+
 export interface PlanInput {
   context: Context;
-  recipe: LoadedRecipe;
-  definition: PipelineStepDefinition;
+  recipe: LoadedRecipe<Recipe>;
+  /** The backend the recipe's pipeline builds for: its rules and runtime. */
+  backend: Backend;
+  definition: StepDefinition;
   toolchain?: Toolchain;
   upstream: Record<string, PlannedStep>;
 }

@@ -5,13 +5,14 @@ import { z } from 'zod';
 import { sha256 } from '../cache/digest.js';
 import { cachePath, PACKAGE_ROOT, type Context } from '../context.js';
 import { ToolchainError, UsageError } from '../errors.js';
-import { parseWithSchema, YamlSource } from '../recipe/yaml-source.js';
+import { parseWithSchema, YamlSource } from '../yaml/located-yaml.js';
 
 const ToolchainFileSchema = z.strictObject({
   description: z.string(),
   python: z.string().regex(/^3\.\d+$/, 'expected a Python minor version such as "3.11"'),
   imports: z.array(z.string()).min(1),
   exclude: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock although a dependency declares them.' }),
+  drop: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock together with everything only they need.' }),
   requires: z.enum(['nvidia-driver']).optional().meta({ hint: 'What the machine needs for this toolchain to be of use.' }),
 });
 
@@ -30,6 +31,8 @@ export interface Toolchain {
   imports: string[];
   /** Declared dependencies deliberately left out of the lock (each with its reason in toolchain.yaml). */
   exclude: string[];
+  /** Declared dependencies left out with their whole dependency tree (a package used without its framework). */
+  drop: string[];
   requires?: 'nvidia-driver';
   /** Top-level exact pins from requirements.in: the health check compares them with what is installed. */
   pins: Record<string, string>;
@@ -55,18 +58,18 @@ export async function loadToolchain(name: string): Promise<Toolchain> {
   const definition = parseWithSchema(await YamlSource.read(definitionFile), ToolchainFileSchema);
   const requirementsFile = path.join(dir, 'requirements.in');
   const lockFile = path.join(dir, 'requirements.lock');
-  const pins = parsePins(await readFile(requirementsFile, 'utf8'));
+  const pins = parsePins(name, await readFile(requirementsFile, 'utf8'));
   const lockDigest = existsSync(lockFile) ? sha256(await readFile(lockFile)) : undefined;
   return { name, dir, ...definition, pins, requirementsFile, lockFile, lockDigest };
 }
 
-function parsePins(text: string): Record<string, string> {
+function parsePins(toolchain: string, text: string): Record<string, string> {
   const pins: Record<string, string> = {};
   for (const raw of text.split('\n')) {
     const line = raw.replace(/#.*/, '').trim();
     if (!line) continue;
     const match = /^([A-Za-z0-9._-]+)==([^\s;]+)$/.exec(line);
-    if (!match) throw new ToolchainError('?', `requirements.in line "${line}" is not an exact pin (name==version)`);
+    if (!match) throw new ToolchainError(toolchain, `requirements.in line "${line}" is not an exact pin (name==version)`, 'Pin every top-level requirement exactly (name==version); the lock resolves the rest.');
     pins[match[1]] = match[2];
   }
   return pins;
@@ -84,7 +87,19 @@ export function venvDir(context: Context, toolchain: Toolchain): string {
   return cachePath(context, 'toolchains', `${toolchain.name}-${requireLock(toolchain).slice(0, 16)}`);
 }
 
-/** Path of a script shipped with a toolchain (or the shared ones in toolchains/common). */
-export function toolchainScript(toolchain: Toolchain | 'common', script: string): string {
-  return path.join(toolchain === 'common' ? path.join(TOOLCHAINS_ROOT, 'common') : toolchain.dir, 'scripts', script);
+/** The modules every toolchain script imports (phiforge_io, the runner loop, perplexity, similarity). */
+export const COMMON_SCRIPTS = path.join(TOOLCHAINS_ROOT, 'common', 'scripts');
+
+/** Path of a script shipped in toolchains/<name>/scripts (or the shared ones: 'common'). */
+export function toolchainScript(toolchain: Toolchain | string, script: string): string {
+  if (toolchain === 'common') return path.join(COMMON_SCRIPTS, script);
+  return path.join(typeof toolchain === 'string' ? path.join(TOOLCHAINS_ROOT, toolchain) : toolchain.dir, 'scripts', script);
+}
+
+/**
+ * The environment every toolchain script runs with: the shared modules are importable by name, so no
+ * script edits sys.path. It is an absolute path of this installation, so it never enters a cache key.
+ */
+export function scriptEnv(): Record<string, string> {
+  return { PYTHONPATH: COMMON_SCRIPTS };
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
-import { runCommand } from '../engine/command.js';
+import { runCommand } from '../exec/command.js';
 import { withLock } from '../cache/lock.js';
 
 /** The uv phiforge installs from PyPI when the machine has none; pinned so locks resolve the same way. */

@@ -4,9 +4,10 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
 import { ToolchainError } from '../errors.js';
-import { runCommand } from '../engine/command.js';
+import { runCommand } from '../exec/command.js';
 import { withLock } from '../cache/lock.js';
-import { runJsonScript } from '../engine/json-script.js';
+import { z } from 'zod';
+import { runJsonScript } from './script.js';
 import { requireLock, toolchainScript, venvDir, type Toolchain } from './definition.js';
 import { readPipConfig, uvSourceFlags } from './pip-config.js';
 import { findUv } from './uv.js';
@@ -142,6 +143,8 @@ async function checkInterpreter(context: Context, toolchain: Toolchain): Promise
   }
 }
 
-async function runHealthCheck(toolchain: Toolchain, python: string): Promise<{ python: string; installed: Record<string, string>; problems: string[] }> {
-  return runJsonScript(python, toolchainScript('common', 'health_check.py'), { imports: toolchain.imports, pins: toolchain.pins });
+const HealthCheckResult = z.object({ python: z.string(), installed: z.record(z.string(), z.string()), problems: z.array(z.string()) });
+
+async function runHealthCheck(toolchain: Toolchain, python: string): Promise<z.output<typeof HealthCheckResult>> {
+  return runJsonScript(python, toolchainScript('common', 'health_check.py'), { imports: toolchain.imports, pins: toolchain.pins }, HealthCheckResult);
 }

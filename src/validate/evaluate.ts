@@ -1,79 +1,33 @@
-import type { Gates, Recipe } from '../recipe/schema.js';
+import type { Gates, ValidateSettings } from '../recipe/schema.js';
 import { promptsWithIds } from '../recipe/schema.js';
-import type { Perplexity, ReferenceAnswers, RunnerResult, SimilarityResult, TargetRun } from './types.js';
+import type { CheckResult, GateResult, Measurement, PromptReport, ReferenceFile, Spread, TargetReport, TargetRun } from './contract.js';
 
 // The one evaluator of answer checks, reference agreement and gates, whatever backend ran the model.
 
-/**
- * Median and range across the measured runs (robust to a stray slow run, so gates use the median),
- * plus mean and standard deviation pooled over every sample the way OpenVINO GenAI aggregates its
- * PerfMetrics: the figures benchmark_genai would print for the same runs.
- */
-export interface Spread {
-  median: number;
-  min: number;
-  max: number;
-  mean: number;
-  std: number;
-}
-
-export interface CheckResult {
-  name: string;
-  passed: boolean;
-  detail: string;
-}
-
-export interface GateResult {
-  gate: keyof Gates;
-  limit: number;
-  value: number | null;
-  unit: string;
-  passed: boolean;
-}
-
-export interface PromptReport {
-  id: string;
-  text: string;
-  new_tokens: number;
-  checks: CheckResult[];
-  reference?: { text: string; reference_tokens: number; match_tokens: number; identical: boolean; similarity: number | null };
-}
-
-export interface TargetReport {
-  device: string;
-  status: 'passed' | 'failed' | 'skipped';
-  reason?: string;
-  emulated: boolean;
-  structural: boolean;
-  cpu_agreement?: { prompts: number; identical: number };
-  figures?: { ttft_ms: Spread; tpot_ms: Spread; tokens_per_s: Spread; load_ms: number; peak_rss_mb: number; runs: number };
-  agreement?: { prompts: number; identical: number; match_tokens_mean: number; similarity_mean: number | null };
-  /** With validate.perplexity: the artifact's and the source model's perplexity on the text, and their ratio. */
-  perplexity?: { artifact: number; reference: number; ratio: number | null; problem?: string };
-  prompts: PromptReport[];
-  gates: GateResult[];
-}
-
+/** Several devices' verdicts on one artifact: what tables, JUnit and exit codes are made from. */
 export interface ValidationReport {
+  /** The artifact's name. */
   recipe: string;
   backend: string;
   passed: boolean;
-  available: Array<{ device: string; name: string }>;
   targets: TargetReport[];
-  /** One line per failed check or gate: what, measured value, limit. */
+  /** One line per failed check or gate across targets, each naming its target. */
   failures: string[];
+  /** Where the figures of each target were measured, when they were not measured just now. */
+  measured?: Array<{ device: string; at: string; host: string; reused: boolean }>;
 }
 
-export interface EvaluationInput {
-  recipe: Recipe;
-  backend: string;
-  runs: RunnerResult;
-  reference?: ReferenceAnswers;
-  similarity?: SimilarityResult;
+export interface TargetEvaluation {
+  run: TargetRun;
+  gates: Gates;
+  settings: ValidateSettings;
+  reference?: ReferenceFile;
+  /** Similarity of the target's answer to the reference answer, by prompt id. */
+  similarity?: Record<string, number>;
   requireDevice: boolean;
 }
 
-const GATE_UNITS: Record<keyof Gates, string> = {
+const GATE_UNITS: Record<GateResult['gate'], string> = {
   ttft_ms_max: 'ms',
   tpot_ms_max: 'ms',
   tokens_per_s_min: 'tokens/s',
@@ -81,6 +35,7 @@ const GATE_UNITS: Record<keyof Gates, string> = {
   match_tokens_min: 'tokens',
   peak_rss_mb_max: 'MiB',
   perplexity_ratio_max: '',
+  emulated_agreement_min: 'prompts',
 };
 
 /** `perRun` has one value per run; `samples` are what the mean pools (per-token durations for TPOT). */
@@ -107,77 +62,6 @@ function matchingPrefix(a: number[], b: number[]): number {
   return index;
 }
 
-export function evaluate(input: EvaluationInput): ValidationReport {
-  const expectations = new Map(promptsWithIds(input.recipe.validate).map((prompt) => [prompt.id, prompt.expect ?? {}]));
-  const referenceById = new Map((input.reference?.answers ?? []).map((answer) => [answer.id, answer]));
-  const similarityOf = new Map((input.similarity?.pairs ?? []).map((pair, index) => [`${pair.device}\u0000${pair.prompt}`, input.similarity!.similarities[index]]));
-  const failures: string[] = [];
-
-  const targets = input.runs.targets.map((run, index): TargetReport => {
-    // A structural run's figures are another provider's: gates on them would mean nothing.
-    const gates = run.structural ? {} : (input.recipe.targets[index]?.gates ?? {});
-    const label = targetLabel(run);
-    if (run.status === 'skipped') {
-      if (input.requireDevice) failures.push(`${label}: ${run.reason} and --require-device is set`);
-      return { device: run.device, status: input.requireDevice ? 'failed' : 'skipped', reason: run.reason, emulated: Boolean(run.emulated), structural: false, prompts: [], gates: [] };
-    }
-    const prompts = (run.prompts ?? []).map((prompt) => evaluatePrompt(prompt, expectations.get(prompt.id) ?? {}, referenceById.get(prompt.id), similarityOf.get(`${run.device}\u0000${prompt.id}`)));
-    for (const prompt of prompts) for (const check of prompt.checks) if (!check.passed) failures.push(`${label}: prompt ${prompt.id}: ${check.name}: ${check.detail}`);
-    const figures = targetFigures(run);
-    const compared = prompts.filter((prompt) => prompt.reference);
-    const similarities = compared.map((prompt) => prompt.reference!.similarity).filter((value): value is number => value !== null);
-    const agreement = compared.length
-      ? {
-          prompts: compared.length,
-          identical: compared.filter((prompt) => prompt.reference!.identical).length,
-          match_tokens_mean: mean(compared.map((prompt) => prompt.reference!.match_tokens)),
-          similarity_mean: similarities.length ? mean(similarities) : null,
-        }
-      : undefined;
-    const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
-    const measured: Record<keyof Gates, number | null> = {
-      ttft_ms_max: figures.ttft_ms.median,
-      tpot_ms_max: figures.tpot_ms.median,
-      tokens_per_s_min: figures.tokens_per_s.median,
-      similarity_min: agreement?.similarity_mean ?? null,
-      match_tokens_min: agreement?.match_tokens_mean ?? null,
-      peak_rss_mb_max: figures.peak_rss_mb,
-      perplexity_ratio_max: perplexity?.ratio ?? null,
-    };
-    const gateResults = (Object.entries(gates) as Array<[keyof Gates, number | undefined]>)
-      .filter((entry): entry is [keyof Gates, number] => entry[1] !== undefined)
-      .map(([gate, limit]) => {
-        const value = measured[gate];
-        const passed = value !== null && (gate.endsWith('_max') ? value <= limit : value >= limit);
-        return { gate, limit, value, unit: GATE_UNITS[gate], passed };
-      });
-    for (const gate of gateResults) {
-      if (gate.passed) continue;
-      failures.push(
-        gate.value === null
-          ? `${label}: gate ${gate.gate}: not measured (limit ${gate.limit}); ${gate.gate === 'perplexity_ratio_max' ? (perplexity?.problem ?? 'set validate.perplexity and keep reference comparison enabled') : 'is reference comparison enabled?'}`
-          : `${label}: gate ${gate.gate}: measured ${round(gate.value)}${gate.unit ? ` ${gate.unit}` : ''}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit}${gate.unit ? ` ${gate.unit}` : ''}`,
-      );
-    }
-    const failed = gateResults.some((gate) => !gate.passed) || prompts.some((prompt) => prompt.checks.some((check) => !check.passed));
-    return { device: run.device, status: failed ? 'failed' : 'passed', reason: run.structural ? run.reason : undefined, emulated: Boolean(run.emulated), structural: Boolean(run.structural), cpu_agreement: run.cpu_agreement, figures, agreement, perplexity, prompts, gates: gateResults };
-  });
-
-  return { recipe: input.recipe.name, backend: input.backend, passed: failures.length === 0, available: input.runs.available, targets, failures };
-}
-
-/**
- * The artifact's perplexity over the source model's on the same text. Both must have scored the same
- * number of tokens: a tokenizer that splits the text differently makes the ratio meaningless.
- */
-function comparePerplexity(artifact: Perplexity | undefined, reference: Perplexity | undefined): TargetReport['perplexity'] {
-  if (!artifact || !reference) return undefined;
-  if (artifact.tokens !== reference.tokens) {
-    return { artifact: artifact.value, reference: reference.value, ratio: null, problem: `the artifact's tokenizer split the text into ${artifact.tokens} tokens, the source model's into ${reference.tokens}` };
-  }
-  return { artifact: artifact.value, reference: reference.value, ratio: artifact.value / reference.value };
-}
-
 /** How a target is named in every report: emulated and structural runs never pass for the real device. */
 export function targetLabel(target: { device: string; emulated?: boolean; structural?: boolean }): string {
   if (target.emulated) return `${target.device} (emulated)`;
@@ -185,32 +69,143 @@ export function targetLabel(target: { device: string; emulated?: boolean; struct
   return target.device;
 }
 
-function targetFigures(run: TargetRun) {
-  const measurements = (run.prompts ?? []).flatMap((prompt) => prompt.runs);
-  const tpot = spread(
-    measurements.map((measurement) => measurement.tpot_ms),
-    measurements.flatMap((measurement) => measurement.decode_ms),
-  );
-  const perRunThroughput = spread(measurements.map((measurement) => measurement.tokens_per_s));
+export function evaluateTarget(input: TargetEvaluation): TargetReport {
+  const { run } = input;
+  const label = targetLabel(run);
+  if (run.status === 'skipped') {
+    const failures = input.requireDevice ? [`${label}: ${run.reason} and --require-device is set`] : [];
+    return { device: run.device, status: input.requireDevice ? 'failed' : 'skipped', reason: run.reason, emulated: false, structural: false, prompts: [], gates: [], failures };
+  }
+  const expectations = new Map(promptsWithIds(input.settings).map((prompt) => [prompt.id, prompt.expect ?? {}]));
+  const referenceById = new Map((input.reference?.answers ?? []).map((answer) => [answer.id, answer]));
+  const failures: string[] = [];
+  const prompts = run.prompts.map((prompt) => evaluatePrompt(prompt, expectations.get(prompt.id) ?? {}, referenceById.get(prompt.id), input.similarity?.[prompt.id]));
+  for (const prompt of prompts) for (const check of prompt.checks) if (!check.passed) failures.push(`${label}: prompt ${prompt.id}: ${check.name}: ${check.detail}`);
+  const figures = targetFigures(run);
+  const compared = prompts.filter((prompt) => prompt.reference);
+  const similarities = compared.map((prompt) => prompt.reference!.similarity).filter((value): value is number => value !== null);
+  const agreement = compared.length
+    ? {
+        prompts: compared.length,
+        identical: compared.filter((prompt) => prompt.reference!.identical).length,
+        match_tokens_mean: mean(compared.map((prompt) => prompt.reference!.match_tokens)),
+        similarity_mean: similarities.length ? mean(similarities) : null,
+      }
+    : undefined;
+  const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
+  // A structural run's figures are another provider's: gates on them would mean nothing.
+  const gates = gateResults(run.structural ? {} : input.gates, run, figures, agreement, perplexity);
+  for (const gate of gates) if (!gate.passed) failures.push(describeGateFailure(label, gate, perplexity?.problem));
   return {
-    ttft_ms: spread(measurements.map((measurement) => measurement.ttft_ms)),
-    tpot_ms: tpot,
-    // GenAI derives its throughput from the pooled TPOT, standard deviation included; so does this.
-    tokens_per_s: { ...perRunThroughput, mean: 1000 / tpot.mean, std: (tpot.std * 1000) / tpot.mean ** 2 },
-    load_ms: run.load_ms ?? 0,
-    peak_rss_mb: run.peak_rss_mb ?? 0,
-    runs: measurements.length,
+    device: run.device,
+    status: failures.length ? 'failed' : 'passed',
+    reason: run.structural ? run.reason : undefined,
+    emulated: Boolean(run.emulated),
+    structural: Boolean(run.structural),
+    cpu_agreement: run.cpu_agreement,
+    figures,
+    agreement,
+    perplexity,
+    prompts,
+    gates,
+    failures,
   };
 }
 
-type Expect = NonNullable<Recipe['validate']['prompts'][number]['expect']>;
+function gateResults(
+  gates: Gates,
+  run: Extract<TargetRun, { status: 'ran' }>,
+  figures: NonNullable<TargetReport['figures']>,
+  agreement: TargetReport['agreement'],
+  perplexity: TargetReport['perplexity'],
+): GateResult[] {
+  const results: GateResult[] = [];
+  const add = (gate: GateResult['gate'], limit: number, value: number | null, promptTokens?: number) => {
+    const passed = value !== null && (gate.endsWith('_max') ? value <= limit : value >= limit);
+    results.push({ gate, ...(promptTokens ? { prompt_tokens: promptTokens } : {}), limit, value, unit: GATE_UNITS[gate], passed });
+  };
+  if (typeof gates.ttft_ms_max === 'number') add('ttft_ms_max', gates.ttft_ms_max, figures.ttft_ms.median);
+  else if (gates.ttft_ms_max) {
+    for (const [length, limit] of Object.entries(gates.ttft_ms_max)) {
+      add('ttft_ms_max', limit, figures.sweep?.find((point) => point.prompt_tokens === Number(length))?.ttft_ms.median ?? null, Number(length));
+    }
+  }
+  const single: Array<[GateResult['gate'], number | null]> = [
+    ['tpot_ms_max', figures.tpot_ms.median],
+    ['tokens_per_s_min', figures.tokens_per_s.median],
+    ['similarity_min', agreement?.similarity_mean ?? null],
+    ['match_tokens_min', agreement?.match_tokens_mean ?? null],
+    ['peak_rss_mb_max', figures.peak_rss_mb],
+    ['perplexity_ratio_max', perplexity?.ratio ?? null],
+  ];
+  for (const [gate, value] of single) {
+    const limit = gates[gate as keyof Gates];
+    if (typeof limit === 'number') add(gate, limit, value);
+  }
+  // An emulated device must answer like the plain CPU pipeline on every prompt unless the recipe relaxes it.
+  if (run.emulated) add('emulated_agreement_min', gates.emulated_agreement_min ?? run.prompts.length, run.cpu_agreement?.identical ?? null);
+  return results;
+}
 
-function evaluatePrompt(
-  prompt: { id: string; token_ids: number[]; text: string },
-  expect: Expect,
-  reference: ReferenceAnswers['answers'][number] | undefined,
-  similarity: number | undefined,
-): PromptReport {
+function describeGateFailure(label: string, gate: GateResult, perplexityProblem?: string): string {
+  const name = `gate ${gate.gate}${gate.prompt_tokens ? ` at ${gate.prompt_tokens} prompt tokens` : ''}`;
+  if (gate.value === null) {
+    const why =
+      gate.gate === 'perplexity_ratio_max'
+        ? (perplexityProblem ?? 'set validate.perplexity and keep reference comparison enabled')
+        : gate.prompt_tokens
+          ? `add ${gate.prompt_tokens} to validate.prompt_tokens`
+          : gate.gate === 'emulated_agreement_min'
+            ? 'the runner did not compare the emulated device with the CPU pipeline'
+            : 'is reference comparison enabled?';
+    return `${label}: ${name}: not measured (limit ${gate.limit}); ${why}`;
+  }
+  const unit = gate.unit ? ` ${gate.unit}` : '';
+  const measured = gate.gate === 'emulated_agreement_min' ? `the same tokens as the plain CPU pipeline on ${gate.value} prompt(s)` : `measured ${round(gate.value)}${unit}`;
+  return `${label}: ${name}: ${measured}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit}${unit}`;
+}
+
+/**
+ * The artifact's perplexity over the source model's on the same text. Both must have scored the same
+ * number of tokens: a tokenizer that splits the text differently makes the ratio meaningless.
+ */
+function comparePerplexity(artifact: { value: number; tokens: number } | undefined, reference: { value: number; tokens: number } | undefined): TargetReport['perplexity'] {
+  if (!artifact || !reference) return undefined;
+  if (artifact.tokens !== reference.tokens) {
+    return { artifact: artifact.value, reference: reference.value, ratio: null, problem: `the artifact's tokenizer split the text into ${artifact.tokens} tokens, the source model's into ${reference.tokens}` };
+  }
+  return { artifact: artifact.value, reference: reference.value, ratio: artifact.value / reference.value };
+}
+
+function latency(measurements: Measurement[]) {
+  return {
+    ttft_ms: spread(measurements.map((measurement) => measurement.ttft_ms)),
+    tpot_ms: spread(
+      measurements.map((measurement) => measurement.tpot_ms),
+      measurements.flatMap((measurement) => measurement.decode_ms),
+    ),
+  };
+}
+
+function targetFigures(run: Extract<TargetRun, { status: 'ran' }>): NonNullable<TargetReport['figures']> {
+  const measurements = run.prompts.flatMap((prompt) => prompt.runs);
+  const { ttft_ms, tpot_ms } = latency(measurements);
+  const perRunThroughput = spread(measurements.map((measurement) => measurement.tokens_per_s));
+  return {
+    ttft_ms,
+    tpot_ms,
+    // GenAI derives its throughput from the pooled TPOT, standard deviation included; so does this.
+    tokens_per_s: { ...perRunThroughput, mean: 1000 / tpot_ms.mean, std: (tpot_ms.std * 1000) / tpot_ms.mean ** 2 },
+    load_ms: run.load_ms,
+    peak_rss_mb: run.peak_rss_mb,
+    runs: measurements.length,
+    ...(run.sweep ? { sweep: run.sweep.map((point) => ({ prompt_tokens: point.prompt_tokens, ...latency(point.runs), runs: point.runs.length })) } : {}),
+  };
+}
+
+type Expect = NonNullable<ValidateSettings['prompts'][number]['expect']>;
+
+function evaluatePrompt(prompt: { id: string; token_ids: number[]; text: string }, expect: Expect, reference: ReferenceFile['answers'][number] | undefined, similarity: number | undefined): PromptReport {
   const checks: CheckResult[] = [];
   const shown = JSON.stringify(prompt.text.length > 80 ? `${prompt.text.slice(0, 77)}...` : prompt.text);
   if (expect.not_empty) checks.push({ name: 'not_empty', passed: prompt.text.trim().length > 0, detail: prompt.text.trim() ? 'answer has text' : 'answer is empty' });
@@ -239,6 +234,12 @@ function evaluatePrompt(
       similarity: similarity ?? null,
     },
   };
+}
+
+/** Several targets' reports as one verdict on the artifact. */
+export function combineReports(recipe: string, backend: string, targets: TargetReport[], measured?: ValidationReport['measured']): ValidationReport {
+  const failures = targets.flatMap((target) => target.failures);
+  return { recipe, backend, passed: failures.length === 0, targets, failures, ...(measured ? { measured } : {}) };
 }
 
 export function round(value: number): number {

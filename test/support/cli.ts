@@ -50,3 +50,11 @@ export async function runSupportScript<T>(python: string, script: string, args: 
   if (result.exitCode !== 0) throw new Error(`${script} failed (${result.exitCode}):\n${result.stderr.split('\n').slice(-30).join('\n')}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as T;
 }
+
+/** The device results validation left beside an artifact (validation/<device>-<host>.json), in file order. */
+export async function deviceResults(artifactDir: string): Promise<Array<{ device: string; run: Record<string, unknown>; report: any; measured_at: string; runtime: { toolchain: string } }>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const dir = path.join(artifactDir, 'validation');
+  const files = (await readdir(dir)).filter((name) => name.endsWith('.json')).sort();
+  return Promise.all(files.map(async (name) => JSON.parse(await readFile(path.join(dir, name), 'utf8'))));
+}

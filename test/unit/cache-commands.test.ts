@@ -3,7 +3,8 @@ import { existsSync } from 'node:fs';
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, workspace } from '../support/cli.js';
+import { workspace } from '../support/cli.js';
+import { phiforge as runCli } from '../support/in-process.js';
 
 async function entry(cache: string, key: string, options: { committed: boolean; lastUsedDaysAgo?: number }) {
   const dir = path.join(cache, 'steps', key);

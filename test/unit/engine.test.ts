@@ -7,7 +7,7 @@ import type { Context } from '../../src/context.js';
 import { executePlan } from '../../src/engine/build.js';
 import { OutputCheckError, StepFailedError } from '../../src/errors.js';
 import type { Plan } from '../../src/pipeline/plan.js';
-import { loadRecipe } from '../../src/recipe/load.js';
+import { resolveRecipe } from '../../src/pipeline/resolve.js';
 import type { CommandWork, PlannedStep } from '../../src/steps/types.js';
 import { workspace } from '../support/cli.js';
 
@@ -18,8 +18,8 @@ const RECIPE = 'name: fake\nmodel:\n  synthetic: phi3-mini-tiny\npipeline: openv
 async function setup() {
   const root = await workspace({ 'recipe.yaml': RECIPE });
   const lines: string[] = [];
-  const context: Context = { cacheRoot: path.join(root, 'cache'), outRoot: path.join(root, 'dist'), verbose: false, json: true, python: 'python3', emulateNpu: false, say: (line) => lines.push(line) };
-  const recipe = await loadRecipe(path.join(root, 'recipe.yaml'));
+  const context: Context = { cacheRoot: path.join(root, 'cache'), outRoot: path.join(root, 'dist'), verbose: false, json: true, python: 'python3', emulateNpu: false, say: (line) => lines.push(line), print: () => undefined };
+  const recipe = await resolveRecipe(path.join(root, 'recipe.yaml'));
   return { root, context, recipe, lines };
 }
 
@@ -48,8 +48,19 @@ function nodeStep(context: Context, id: string, script: string, options: { needs
   };
 }
 
+/** The engine's steps are fakes, but the manifest still names a model: a local folder, as model-source makes it. */
+const MODEL: PlannedStep = {
+  id: 'model',
+  kind: 'model-source',
+  needs: [],
+  key: 'f'.repeat(64),
+  summary: 'a local model folder',
+  outDir: '/nonexistent-model',
+  work: { materialize: async () => ({ dir: '/nonexistent-model', files: [], facts: { source: 'local', path: '/nonexistent-model' }, reused: true, durationMs: 0 }) },
+};
+
 function planOf(recipe: Plan['recipe'], steps: PlannedStep[]): Plan {
-  return { recipe, steps, toolchains: [], pipeline: { name: 'fake', file: 'fake.yaml', description: 'fake', steps: [], artifact: steps.at(-1)!.id } };
+  return { recipe: { ...recipe, pipeline: { ...recipe.pipeline, name: 'fake', artifact: steps.at(-1)!.id, reference: undefined } }, steps: [MODEL, ...steps], toolchains: [] };
 }
 
 const WRITE_A = "require('fs').writeFileSync(process.argv[1] + '/a.txt', 'alpha')";
@@ -63,11 +74,13 @@ describe('engine', () => {
     const first = await executePlan(context, planOf(recipe, [a, b]));
     expect(await readFile(path.join(first.artifactDir, 'b.txt'), 'utf8')).toBe('alpha+beta');
     const manifest = JSON.parse(await readFile(path.join(first.artifactDir, 'manifest.json'), 'utf8'));
-    expect(manifest.steps.map((step: { id: string; reused: boolean }) => [step.id, step.reused])).toEqual([['a', false], ['b', false]]);
+    expect(manifest.steps.map((step: { id: string; reused: boolean }) => [step.id, step.reused])).toEqual([['model', true], ['a', false], ['b', false]]);
     expect(manifest.files).toEqual([{ path: 'b.txt', size: 10, sha256: expect.stringMatching(/^[0-9a-f]{64}$/) }]);
 
     const second = await executePlan(context, planOf(recipe, [a, b]));
-    expect(second.steps.map((step) => step.reused)).toEqual([true, true]);
+    expect(second.steps.map((step) => step.reused)).toEqual([true, true, true]);
+    // The same files again: dist/fake is left as it was, so results measured beside it stay valid.
+    expect(second.replaced).toBe(false);
   });
 
   it('discards a cached output whose bytes changed and rebuilds it', async () => {
@@ -76,7 +89,7 @@ describe('engine', () => {
     await executePlan(context, planOf(recipe, [a]));
     await writeFile(path.join(a.outDir, 'a.txt'), 'alphA');
     const again = await executePlan(context, planOf(recipe, [a]));
-    expect(again.steps[0].reused).toBe(false);
+    expect(again.steps[1].reused).toBe(false);
     expect(await readFile(path.join(again.artifactDir, 'a.txt'), 'utf8')).toBe('alpha');
     expect(lines.join('\n')).toContain('a.txt does not match its recorded sha256');
   });

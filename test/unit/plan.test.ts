@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, workspace } from '../support/cli.js';
+import { REPO_ROOT, workspace } from '../support/cli.js';
+import { phiforge as runCli } from '../support/in-process.js';
 
 describe('phiforge plan', () => {
   it("shows the guide's exact optimum-cli flags for the hub INT4 recipe, without running or downloading anything", async () => {

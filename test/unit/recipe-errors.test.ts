@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, workspace } from '../support/cli.js';
+import { workspace } from '../support/cli.js';
+import { phiforge as runCli } from '../support/in-process.js';
 import { TINY_INT4 } from '../support/recipes.js';
 
 const VALID = `name: tiny

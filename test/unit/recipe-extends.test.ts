@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { runCli, workspace } from '../support/cli.js';
+import { workspace } from '../support/cli.js';
+import { phiforge as runCli } from '../support/in-process.js';
 import { TINY_INT4 } from '../support/recipes.js';
 
 // `extends:` as a CI matrix uses it: one base, small recipes on top; errors point into the file

@@ -1,11 +1,22 @@
 import type { Context } from '../../context.js';
-import { formatCommandLine } from '../../engine/command.js';
+import { formatCommandLine } from '../../exec/command.js';
 import { planRecipe } from '../../pipeline/plan.js';
-import { loadRecipe } from '../../recipe/load.js';
+import { resolveRecipe } from '../../pipeline/resolve.js';
+import type { Arguments } from '../arguments.js';
 
-export async function plan(context: Context, file: string, modelOverride?: string): Promise<void> {
-  const planned = await planRecipe(context, await loadRecipe(file, modelOverride));
-  const steps = planned.steps.map((step) => ({
+export async function run(context: Context, args: Arguments): Promise<number> {
+  const plan = await planRecipe(context, await resolveRecipe(args.recipe as string, args.model as string | undefined));
+  const { recipe: resolved } = plan;
+  const { recipe, backend } = resolved;
+  // Where each target runs and with what: an emulated device is never presented as the device itself.
+  const targets = recipe.targets.map((target) => ({
+    device: target.device,
+    device_class: backend.deviceClass(target.device),
+    runtime: backend.runtime,
+    toolchains: backend.runtimeToolchains(target.device),
+    emulated: backend.emulates(target.device, { emulateNpu: context.emulateNpu, present: [] }),
+  }));
+  const steps = plan.steps.map((step) => ({
     id: step.id,
     kind: step.kind,
     needs: step.needs,
@@ -17,15 +28,24 @@ export async function plan(context: Context, file: string, modelOverride?: strin
     output: step.outDir,
   }));
   if (context.json) {
-    process.stdout.write(`${JSON.stringify({ recipe: planned.recipe.recipe.name, pipeline: planned.pipeline.name, artifact: planned.pipeline.artifact, steps }, null, 2)}\n`);
-    return;
+    context.print(JSON.stringify({ recipe: recipe.name, pipeline: resolved.pipeline.name, backend: backend.name, artifact: resolved.pipeline.artifact, steps, targets }, null, 2));
+    return 0;
   }
-  const lines = [`recipe ${planned.recipe.recipe.name} · pipeline ${planned.pipeline.name} · artifact from step ${planned.pipeline.artifact}`];
-  for (const [index, step] of planned.steps.entries()) {
+  const lines = [`recipe ${recipe.name} · pipeline ${resolved.pipeline.name} (${backend.name}) · artifact from step ${resolved.pipeline.artifact}`];
+  for (const [index, step] of plan.steps.entries()) {
     lines.push('', `${index + 1}. ${step.id} (${step.kind}${step.toolchain ? `, toolchain ${step.toolchain.name}` : ''})${step.needs.length ? ` after ${step.needs.join(', ')}` : ''}`);
     lines.push(`   ${step.summary}`, `   key ${step.key.slice(0, 16)}`);
     if (step.command) lines.push(`   $ ${formatCommandLine(step.command)}`);
     lines.push(`   output: ${step.outDir}`);
   }
-  process.stdout.write(`${lines.join('\n')}\n`);
+  lines.push('', 'validation (after the build, on the artifact as published):');
+  for (const target of targets) {
+    lines.push(
+      target.emulated
+        ? `   ${target.device}: EMULATED through NPUW on the CPU where no NPU is present (--emulate-npu), with ${target.runtime}; its latency is the CPU's and its answers must equal the plain CPU pipeline's`
+        : `   ${target.device}: run with ${target.runtime} (${target.toolchains[0]}) on a ${target.device_class} device; skipped where absent unless --require-device`,
+    );
+  }
+  context.print(lines.join('\n'));
+  return 0;
 }

@@ -1,16 +1,16 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
+import { validateInputs } from '../../app/validate.js';
+import type { DeviceClass } from '../../backends/types.js';
 import type { Context } from '../../context.js';
-import { recipeFromManifest } from '../../recipe/from-manifest.js';
-import { loadRecipe } from '../../recipe/load.js';
-import { runRecipes, type BuildOptions } from './build.js';
+import type { Arguments } from '../arguments.js';
+import { checkJunitPath, renderOutcomes } from './outcomes.js';
 
-/**
- * Validates afresh: the runner steps (and what reads their output) run again even when cached, so
- * the figures are measured now, on this machine. Accepts a recipe or an artifact folder, whose
- * manifest names the recipe it was built from.
- */
-export async function validate(context: Context, inputs: string[], options: BuildOptions): Promise<void> {
-  const loaders = inputs.map((input) => () => (existsSync(path.join(input, 'manifest.json')) ? recipeFromManifest(input) : loadRecipe(input, options.model)));
-  await runRecipes(context, loaders, inputs, { ...options, force: (step) => 'volatile' in step.work && step.work.volatile === true });
+export async function run(context: Context, args: Arguments): Promise<number> {
+  const junit = args.junit as string | undefined;
+  await checkJunitPath(junit);
+  const outcomes = await validateInputs(context, args.target as string[], {
+    model: args.model as string | undefined,
+    requireDevice: Boolean(args['require-device']),
+    deviceClasses: args.device as DeviceClass[] | undefined,
+  });
+  return renderOutcomes(context, outcomes, junit);
 }

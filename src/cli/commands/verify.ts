@@ -1,99 +1,15 @@
-import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
-import path from 'node:path';
+import { describeVerify, verifyArtifacts } from '../../app/verify.js';
 import type { Context } from '../../context.js';
-import { executePlan } from '../../engine/build.js';
 import { VerifyMismatchError } from '../../errors.js';
-import { planRecipe } from '../../pipeline/plan.js';
-import { readManifest, recipeFromManifest, type ArtifactManifest } from '../../recipe/from-manifest.js';
+import type { Arguments } from '../arguments.js';
 
-/**
- * Rebuilds an artifact from its manifest alone, in a fresh step cache, and compares every file's
- * digest. Venvs are shared with the main cache: they are installed from hash-checked locks, so they
- * are the same environment, and remaking them would only cost time.
- */
-export async function verify(context: Context, artifactDirs: string[], options: { keep?: boolean }): Promise<void> {
-  const reports = [];
-  for (const artifactDir of artifactDirs) reports.push(await verifyOne(context, artifactDir, options));
-  if (context.json) process.stdout.write(`${JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2)}\n`);
+export async function run(context: Context, args: Arguments): Promise<number> {
+  const reports = await verifyArtifacts(context, args.artifact as string[], { keep: Boolean(args.keep) });
+  if (context.json) context.print(JSON.stringify(reports.length === 1 ? reports[0] : reports, null, 2));
+  else for (const report of reports) context.print(describeVerify(report));
   const failed = reports.find((report) => !report.identical);
-  if (failed) throw new VerifyMismatchError(failed.artifact, failed, [...failed.differing.map((file) => `${file} differs`), ...failed.missing.map((file) => `${file} missing`), ...failed.extra.map((file) => `${file} is new`), ...failed.changedInputs]);
-}
-
-async function verifyOne(context: Context, artifactDir: string, options: { keep?: boolean }) {
-  const published = await readManifest(artifactDir);
-  const recipe = await recipeFromManifest(artifactDir);
-  await mkdir(context.cacheRoot, { recursive: true });
-  const scratch = await mkdtemp(path.join(context.cacheRoot, 'verify-'));
-  for (const shared of ['toolchains', 'tools']) {
-    await mkdir(path.join(context.cacheRoot, shared), { recursive: true });
-    await symlink(path.join(context.cacheRoot, shared), path.join(scratch, shared));
+  if (failed) {
+    throw new VerifyMismatchError(failed.artifact, failed, [...failed.differing.map((file) => `${file} differs`), ...failed.missing.map((file) => `${file} missing`), ...failed.extra.map((file) => `${file} is new`), ...failed.changedInputs]);
   }
-  const fresh: Context = { ...context, cacheRoot: scratch, outRoot: path.join(scratch, 'dist') };
-  try {
-    const result = await executePlan(fresh, await planRecipe(fresh, recipe), { artifactOnly: true });
-    const rebuilt = await readManifest(result.artifactDir);
-    const report = compare(artifactDir, published, rebuilt);
-    if (!context.json) process.stdout.write(`${describe(report)}\n`);
-    return report;
-  } finally {
-    if (!options.keep) await rm(scratch, { recursive: true, force: true });
-    else context.say(`rebuild kept in ${scratch}`);
-  }
-}
-
-/**
- * A compiled device blob embeds the compiler's own state (it differs between two compiles of the same
- * IR here), so it is checked for presence only; everything else is compared byte for byte.
- */
-const COMPILED_BLOB = /\.blob$/;
-
-function compare(artifact: string, published: ArtifactManifest, rebuilt: ArtifactManifest) {
-  const notCompared = (published.files ?? []).map((file) => file.path).filter((file) => COMPILED_BLOB.test(file));
-  const before = new Map((published.files ?? []).filter((file) => !COMPILED_BLOB.test(file.path)).map((file) => [file.path, file.sha256]));
-  const after = new Map((rebuilt.files ?? []).filter((file) => !COMPILED_BLOB.test(file.path) || !notCompared.includes(file.path)).map((file) => [file.path, file.sha256]));
-  for (const file of notCompared) after.delete(file);
-  const identicalFiles = [...before].filter(([file, digest]) => after.get(file) === digest).map(([file]) => file);
-  const differing = [...before].filter(([file, digest]) => after.has(file) && after.get(file) !== digest).map(([file]) => file);
-  const missing = [...before.keys()].filter((file) => !after.has(file));
-  const extra = [...after.keys()].filter((file) => !before.has(file));
-  const missingBlobs = notCompared.filter((file) => !(rebuilt.files ?? []).some((each) => each.path === file));
-  return {
-    artifact,
-    identical: differing.length + missing.length + extra.length + missingBlobs.length === 0,
-    identicalFiles,
-    differing,
-    missing: [...missing, ...missingBlobs],
-    extra,
-    presentNotCompared: notCompared.filter((file) => !missingBlobs.includes(file)),
-    changedInputs: changedInputs(published, rebuilt),
-  };
-}
-
-/** Which recorded input differs between the published build and the rebuild: the likely cause of a mismatch. */
-function changedInputs(published: ArtifactManifest, rebuilt: ArtifactManifest): string[] {
-  const changes: string[] = [];
-  if (published.phiforge?.version !== rebuilt.phiforge?.version) changes.push(`phiforge ${published.phiforge?.version} -> ${rebuilt.phiforge?.version}`);
-  const modelBefore = new Map((published.model?.files ?? []).map((file) => [file.path, file.sha256]));
-  for (const file of rebuilt.model?.files ?? []) {
-    if (modelBefore.get(file.path) !== file.sha256) changes.push(`model file ${file.path} ${modelBefore.has(file.path) ? 'has other bytes' : 'is new'}`);
-  }
-  for (const [name, toolchain] of Object.entries(published.toolchains ?? {})) {
-    const now = rebuilt.toolchains?.[name]?.lockDigest;
-    if (now && now !== toolchain.lockDigest) changes.push(`toolchain ${name} lock ${toolchain.lockDigest.slice(0, 12)} -> ${now.slice(0, 12)}`);
-  }
-  const keysBefore = new Map((published.steps ?? []).map((step) => [step.id, step.key]));
-  for (const step of rebuilt.steps ?? []) {
-    if (keysBefore.has(step.id) && keysBefore.get(step.id) !== step.key) changes.push(`step ${step.id} has another cache key (its inputs, params, scripts or toolchain changed)`);
-  }
-  return changes;
-}
-
-function describe(report: ReturnType<typeof compare>): string {
-  const lines = [`${report.artifact}: ${report.identical ? 'reproduced bit for bit' : 'NOT reproduced'} (${report.identicalFiles.length} identical file(s))`];
-  for (const file of report.presentNotCompared) lines.push(`  present, not byte-compared (a compiled device blob differs between compiles): ${file}`);
-  for (const file of report.differing) lines.push(`  differs: ${file}`);
-  for (const file of report.missing) lines.push(`  missing from the rebuild: ${file}`);
-  for (const file of report.extra) lines.push(`  only in the rebuild: ${file}`);
-  for (const change of report.changedInputs) lines.push(`  input changed: ${change}`);
-  return lines.join('\n');
+  return 0;
 }

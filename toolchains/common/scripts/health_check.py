@@ -10,16 +10,14 @@ import importlib.metadata
 import platform
 import sys
 
-from phiforge_io import read_request, write_result
+from phiforge_io import run
 
 
 def canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def main() -> int:
-    request, result_path = read_request()
-
+def check(request: dict) -> dict:
     installed = {canonical(dist.metadata["Name"]): dist.version for dist in importlib.metadata.distributions()}
     problems = []
     for name, wanted in request.get("pins", {}).items():
@@ -36,9 +34,8 @@ def main() -> int:
             problems.append(f"import {module} failed: {type(error).__name__}: {error}")
             print(f"import {module} failed", file=sys.stderr)
 
-    write_result(result_path, {"python": platform.python_version(), "installed": dict(sorted(installed.items())), "problems": problems})
-    return 0
+    return {"python": platform.python_version(), "installed": dict(sorted(installed.items())), "problems": problems}
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(check, name="health_check")

@@ -20,10 +20,7 @@ import time
 
 import openvino as ov
 import openvino_genai as ov_genai
-
-# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import read_request, write_result  # noqa: E402
+from phiforge_io import run
 
 BLOB = "openvino_model.blob"
 EMULATION = {"NPUW_DEVICES": "CPU", "NPUW_ONLINE_PIPELINE": "NONE"}
@@ -46,9 +43,7 @@ def npu_driver(core: ov.Core) -> str | None:
         return "unknown"
 
 
-def main() -> int:
-    request, result_path = read_request()
-
+def compile_blob(request: dict) -> dict:
     core = ov.Core()
     present = "NPU" in core.available_devices
     result = {
@@ -82,9 +77,10 @@ def main() -> int:
 
     with open(os.path.join(request["output_dir"], "npu.json"), "w", encoding="utf-8") as handle:
         json.dump({key: value for key, value in result.items() if key != "compile_s"}, handle, indent=1)
-    write_result(result_path, result)
-    return 0
+    return result
 
+
+FIELDS = {"model_dir": str, "output_dir": str, "max_prompt_len": int, "min_response_len": int, "weights_in_blob": bool, "emulate": bool}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(compile_blob, name="compile_npu", fields=FIELDS)

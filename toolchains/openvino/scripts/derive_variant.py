@@ -54,7 +54,6 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message.
 
 import json
 import logging
-import os
 import re
 import shutil
 import sys
@@ -62,9 +61,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_result  # noqa: E402
+from phiforge_io import RequestError, run
 
 # NNCF imports torch when it can, which costs seconds and is useless here: derivation works on the
 # OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical output.
@@ -87,8 +84,7 @@ HALF_DTYPES = ("bfloat16", "float16")
 # --- Request ------------------------------------------------------------------------------------
 
 
-def load_request(path: Path) -> dict:
-    request = load_request_object(path)
+def checked_request(request: dict) -> dict:
     unknown = set(request) - {"base_dir", "output_dir", "quantization", "model"}
     if unknown:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")
@@ -398,21 +394,11 @@ def derive(request: dict) -> dict:
     return {"files": files, "applied": applied}
 
 
-def main() -> int:
-    request_path, result_path = request_paths(__doc__.splitlines()[0])
-    log_to_stderr("derive_variant", stdout_too=True)
-
-    try:
-        request = load_request(request_path)
-        result = derive(request)
-    except RequestError as err:
-        log.error("error: %s", err)
-        return 2
-
-    write_result(result_path, result)
+def derive_checked(request: dict) -> dict:
+    result = derive(checked_request(request))
     log.info("%s: wrote %d files to %s", request["quantization"]["weight_format"], len(result["files"]), request["output_dir"])
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(derive_checked, name="derive_variant", stdout_to_stderr=True)

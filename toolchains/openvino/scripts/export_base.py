@@ -34,14 +34,10 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message. Th
 
 import json
 import logging
-import os
-import sys
 import time
 from pathlib import Path
 
-# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_result  # noqa: E402
+from phiforge_io import RequestError, run
 
 log = logging.getLogger("export_base")
 
@@ -50,8 +46,7 @@ TASK = "text-generation-with-past"
 
 
 
-def load_request(path: Path) -> dict:
-    request = load_request_object(path)
+def check_request(request: dict) -> None:
     unknown = set(request) - {"model", "output_dir", "trust_remote_code"}
     if unknown:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")
@@ -64,10 +59,10 @@ def load_request(path: Path) -> dict:
         raise RequestError(f"output_dir {output_dir} is not empty")
     if not isinstance(request.get("trust_remote_code", False), bool):
         raise RequestError("trust_remote_code must be true or false")
-    return request
 
 
 def export(request: dict) -> dict:
+    check_request(request)
     # Imported here, after the request is checked: these imports take seconds (torch, transformers).
     import openvino as ov
     from huggingface_hub.constants import HUGGINGFACE_HUB_CACHE
@@ -117,21 +112,5 @@ def export(request: dict) -> dict:
     }
 
 
-def main() -> int:
-    request_path, result_path = request_paths(__doc__.splitlines()[0])
-    log_to_stderr("export_base", stdout_too=True)
-
-    try:
-        request = load_request(request_path)
-    except RequestError as err:
-        log.error("error: %s", err)
-        return 2
-
-    result = export(request)
-    write_result(result_path, result)
-    log.info("wrote %d files to %s (dtype %s)", len(result["files"]), request["output_dir"], result["dtype"])
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    run(export, name="export_base", stdout_to_stderr=True)

@@ -21,9 +21,7 @@ import sys
 import onnx
 from onnx import TensorProto, helper
 
-# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import read_request, write_result  # noqa: E402
+from phiforge_io import run
 
 # Element types stored packed, several to a byte: their size is not itemsize * count.
 PACKED_BITS = {
@@ -154,16 +152,13 @@ def check(model_dir: str) -> dict:
     return {"problems": problems, "graph": graph_file, "external_tensors": count, "data_files": data_files}
 
 
-def main() -> int:
-    request, result_path = read_request()
-
+def check_request(request: dict) -> dict:
     result = check(request["model_dir"])
     for problem in result["problems"]:
         log(f"problem: {problem}")
     log(f"{result['graph']}: {result['external_tensors']} external tensors in {sorted(result['data_files'])}, {len(result['problems'])} problems")
-    write_result(result_path, result)
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(check_request, name="check_onnx_data", fields={"model_dir": str})

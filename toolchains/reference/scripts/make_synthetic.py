@@ -20,10 +20,8 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message.
 """
 
 import json
-import os
 import logging
 import math
-import sys
 from pathlib import Path
 
 import torch
@@ -31,9 +29,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
 from transformers import __version__ as TRANSFORMERS_VERSION
 
-# The request contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from phiforge_io import RequestError, load_request_object, log_to_stderr, request_paths, write_stable_json  # noqa: E402
+from phiforge_io import RequestError, run, write_stable_json
 
 log = logging.getLogger("make_synthetic")
 
@@ -204,9 +200,8 @@ def require_transformers_5() -> None:
         raise RequestError(f"needs transformers >= 5, found {TRANSFORMERS_VERSION}")
 
 
-def load_request(path: Path) -> dict:
-    """Read and validate the request; raise RequestError on any problem."""
-    request = load_request_object(path)
+def checked_request(request: dict) -> dict:
+    """The request with its paths made Path objects; RequestError on any problem."""
 
     preset = request.get("preset")
     if preset not in PRESETS:
@@ -494,22 +489,13 @@ def generate(request: dict) -> dict:
     }
 
 
-def main() -> int:
-    request_path, result_path = request_paths(__doc__.splitlines()[0])
-    log_to_stderr("make_synthetic")
-
-    try:
-        require_transformers_5()
-        request = load_request(request_path)
-    except RequestError as err:
-        log.error("error: %s", err)
-        return 2
-
-    result = generate(request)
-    write_stable_json(result_path, result)
-    log.info("wrote %d files to %s", len(result["files"]), request["output_dir"])
-    return 0
+def make(request: dict) -> dict:
+    require_transformers_5()
+    checked = checked_request(request)
+    result = generate(checked)
+    log.info("wrote %d files to %s", len(result["files"]), checked["output_dir"])
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(make, name="make_synthetic", stable=True)

@@ -7,27 +7,30 @@ extra special tokens, greedy, stopping at the model's end-of-sequence tokens.
 With "perplexity_text", the model also scores that text (tokenized without special tokens), for the
 perplexity ratio of each artifact.
 
+The result is reference.json, which ships inside the artifact (src/validate/contract.ts defines it):
+the answers, the settings they were asked with, and the source model's perplexity.
+
 Request: {"model_dir": str, "prompts": [{"id": str, "messages": [...]}], "max_new_tokens": int,
           "perplexity_text": str?}
-Result:  {"answers": [{"id": str, "token_ids": [int], "text": str}], "transformers": str, "torch": str,
-          "perplexity": {"value": float, "tokens": int}?}
 """
 
-import os
 import sys
 
 import torch
 import transformers
+from perplexity import perplexity
+from phiforge_io import run
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-# The request/result contract lives in toolchains/common/scripts, shared by every toolchain's scripts.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "common", "scripts"))
-from perplexity import perplexity  # noqa: E402
-from phiforge_io import read_request, write_result  # noqa: E402
 
-
-def main() -> int:
-    request, result_path = read_request()
+def answer(request: dict) -> dict:
+    settings = {"prompts": request["prompts"], "max_new_tokens": request["max_new_tokens"]}
+    if request.get("perplexity_text"):
+        settings["perplexity_text"] = request["perplexity_text"]
+    result = {"schema": "phiforge.reference/1", "settings": settings, "answers": [], "made_with": {"transformers": transformers.__version__, "torch": torch.__version__}}
+    if not request["prompts"] and not request.get("perplexity_text"):
+        # The recipe compares with no reference: nothing to load the model for.
+        return result
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(request["model_dir"])
@@ -49,16 +52,15 @@ def main() -> int:
         answers.append({"id": prompt["id"], "token_ids": new_tokens, "text": tokenizer.decode(new_tokens, skip_special_tokens=True)})
         print(f"reference answer {prompt['id']}: {len(new_tokens)} tokens", file=sys.stderr)
 
-    result = {"answers": answers, "transformers": transformers.__version__, "torch": torch.__version__}
+    result["answers"] = answers
     if request.get("perplexity_text"):
         token_ids = tokenizer(request["perplexity_text"], add_special_tokens=False)["input_ids"]
         with torch.no_grad():
             logits = model(torch.tensor([token_ids])).logits[0]
         result["perplexity"] = perplexity(logits.float().numpy(), token_ids)
         print(f"reference perplexity: {result['perplexity']['value']:.3f} over {len(token_ids)} tokens", file=sys.stderr)
-    write_result(result_path, result)
-    return 0
+    return result
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(answer, name="reference_answers", fields={"model_dir": str, "prompts": list, "max_new_tokens": int}, stable=True)

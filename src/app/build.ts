@@ -1,0 +1,121 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { MANIFEST_FILE } from '../artifact/manifest.js';
+import type { DeviceClass } from '../backends/types.js';
+import type { Context } from '../context.js';
+import { UsageError } from '../errors.js';
+import { executePlan, type BuildResult } from '../engine/build.js';
+import { planRecipe, type Plan } from '../pipeline/plan.js';
+import { resolveRecipe, type ResolvedRecipe } from '../pipeline/resolve.js';
+import type { ValidationReport } from '../validate/evaluate.js';
+import { validateArtifact } from '../validate/run-artifact.js';
+import { checkResources } from './resources.js';
+
+export interface BuildOptions {
+  /** Replace each recipe's model: a local folder or hub id[@revision]. */
+  model?: string;
+  /** The artifact's name instead of the recipe's (dist/<name>/). */
+  name?: string;
+  force?: boolean;
+  /** Measure the artifacts after building them (--no-validate builds only). */
+  validate?: boolean;
+  requireDevice?: boolean;
+  deviceClasses?: DeviceClass[];
+  /** How many recipes' artifacts may be built at once; validation always runs one artifact at a time. */
+  jobs?: number;
+}
+
+export interface Outcome {
+  recipe: string;
+  ok: boolean;
+  artifact?: string;
+  steps?: Array<{ id: string; key: string; reused: boolean; durationMs: number }>;
+  validation?: ValidationReport;
+  error?: unknown;
+}
+
+/**
+ * Builds each recipe's artifact, then validates the artifacts one at a time (no latency is measured
+ * beside a busy converter). A failing recipe does not stop the others, since a CI matrix wants every
+ * verdict; with a single recipe its error is thrown as is.
+ */
+export async function buildRecipes(context: Context, files: string[], options: BuildOptions = {}): Promise<Outcome[]> {
+  if (options.name !== undefined && files.length > 1) throw new UsageError('--name names one artifact, but several recipes were given', 'Build them one at a time, or leave --name out.');
+  const built = await forEachConcurrently(files, options.jobs ?? 1, async (file) => {
+    const plan = await planRecipe(context, withName(await resolveRecipe(file, options.model), options.name));
+    await refuseOtherModelsArtifact(context, plan);
+    for (const warning of (await checkResources(context, plan, { download: false })).warnings) context.say(`warning: ${warning}`);
+    return executePlan(context, plan, { force: options.force, simpleProgress: (options.jobs ?? 1) > 1 });
+  });
+  const outcomes: Outcome[] = [];
+  for (const [index, result] of built.entries()) {
+    if (result instanceof Error) {
+      if (files.length === 1) throw result;
+      outcomes.push({ recipe: files[index], ok: false, error: result });
+      continue;
+    }
+    const build: BuildResult = result;
+    const steps = build.steps.map(({ id, key, reused, durationMs }) => ({ id, key, reused, durationMs: Math.round(durationMs) }));
+    if (options.validate === false) {
+      outcomes.push({ recipe: files[index], ok: true, artifact: build.artifactDir, steps });
+      continue;
+    }
+    try {
+      // Earlier results stay valid only for the very same bytes; --force measures again.
+      const { report } = await validateArtifact(context, build.artifactDir, { requireDevice: options.requireDevice ?? false, deviceClasses: options.deviceClasses, reuse: !options.force });
+      outcomes.push({ recipe: files[index], ok: report.passed, artifact: build.artifactDir, steps, validation: report });
+    } catch (error) {
+      if (files.length === 1) throw error;
+      outcomes.push({ recipe: files[index], ok: false, artifact: build.artifactDir, steps, error });
+    }
+  }
+  return outcomes;
+}
+
+function withName(recipe: ResolvedRecipe, name: string | undefined): ResolvedRecipe {
+  return name === undefined ? recipe : { ...recipe, recipe: { ...recipe.recipe, name } };
+}
+
+/**
+ * `--model` must never silently replace an artifact made from another model: the name stays the
+ * recipe's, so a build from another model into an existing dist/<name> is refused unless it is the
+ * same model (a rebuild) or neither build overrode the recipe's model (the recipe itself changed).
+ */
+async function refuseOtherModelsArtifact(context: Context, plan: Plan): Promise<void> {
+  const existing = path.join(context.outRoot, plan.recipe.recipe.name, MANIFEST_FILE);
+  if (!existsSync(existing)) return;
+  let previous: { model?: { key?: string; override?: string } };
+  try {
+    previous = JSON.parse(await readFile(existing, 'utf8'));
+  } catch {
+    return;
+  }
+  const modelKey = plan.steps.find((step) => step.kind === 'model-source')?.key;
+  const overridden = plan.recipe.modelOverride !== undefined || previous.model?.override !== undefined;
+  if (!overridden || previous.model?.key === modelKey) return;
+  const name = plan.recipe.recipe.name;
+  const suggestion = `${name}-${path.basename(plan.recipe.modelOverride ?? 'recipe-model').toLowerCase().replace(/[^a-z0-9._-]+/g, '-')}`;
+  throw new UsageError(
+    `${path.dirname(existing)} holds an artifact built from another model${previous.model?.override ? ` (--model ${previous.model.override})` : ''}; building ${plan.recipe.modelOverride ? `--model ${plan.recipe.modelOverride}` : "the recipe's model"} there would replace it`,
+    `Give this artifact its own name: --name ${suggestion} (or --out another folder).`,
+  );
+}
+
+/** Runs `work` over `items` with at most `limit` at once; each slot holds its result or its error. */
+async function forEachConcurrently<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<Array<R | Error>> {
+  const results: Array<R | Error> = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      try {
+        results[index] = await work(items[index]);
+      } catch (error) {
+        results[index] = error instanceof Error ? error : new Error(String(error));
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(limit, 1), items.length) }, worker));
+  return results;
+}

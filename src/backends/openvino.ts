@@ -1,0 +1,201 @@
+import { existsSync } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { z } from 'zod';
+import type { BaseRecipe, Quantization, Target } from '../recipe/schema.js';
+import type { Backend, DeviceClass, ModelShape, ReportProblem } from './types.js';
+
+// OpenVINO IR through optimum-intel and NNCF, run with OpenVINO GenAI: its devices, its recipe
+// rules (the guide's explicit INT4 options, the NPU's constraints), how optimum-cli is called, what
+// NNCF leaves in the IR, and how targets reach the runner.
+
+const NpuSchema = z.strictObject({
+  max_prompt_len: z.number().int().positive().default(1024).meta({ description: 'Longest prompt the compiled NPU model accepts (MAX_PROMPT_LEN).' }),
+  min_response_len: z.number().int().positive().default(128).meta({ description: 'Tokens always left for the answer (MIN_RESPONSE_LEN).' }),
+  weights_in_blob: z
+    .boolean()
+    .default(true)
+    .meta({ description: 'Put the weights into the compiled blob (CACHE_MODE OPTIMIZE_SPEED); false ships a weightless blob loaded with WEIGHTS_PATH.' }),
+});
+
+export type NpuSettings = z.output<typeof NpuSchema>;
+type OpenVinoRecipe = BaseRecipe & { npu: NpuSettings };
+
+const DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
+
+/** The guide's runtime properties (SEED.md §3), used unless a target sets its own. */
+export const OPENVINO_DEFAULT_PROPERTIES = { PERFORMANCE_HINT: 'LATENCY', NUM_STREAMS: '1' };
+
+export function openVinoProperties(target: Target): Record<string, string> {
+  return Object.fromEntries(Object.entries({ ...OPENVINO_DEFAULT_PROPERTIES, ...target.runtime }).map(([key, value]) => [key, String(value)]));
+}
+
+/** optimum-cli's compression flags for a recipe: always explicit, in the guide's order. */
+export function compressionFlags(quantization: Quantization): string[] {
+  const flags = ['--weight-format', quantization.weight_format];
+  if (quantization.weight_format === 'int4') {
+    flags.push('--group-size', String(quantization.group_size), '--ratio', String(quantization.ratio));
+  }
+  if (quantization.sym) flags.push('--sym');
+  if (quantization.backup_precision) flags.push('--backup-precision', quantization.backup_precision);
+  return flags;
+}
+
+/** The optimum-cli command a variant is equivalent to: what a user would type by hand. */
+export function equivalentOptimumCli(recipe: BaseRecipe): string {
+  return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
+}
+
+/** Variants that cannot be derived from the shared IR: an fp32 IR of a bf16 checkpoint is another trace. */
+export function exportsDirectly(recipe: Pick<BaseRecipe, 'export' | 'quantization'>): boolean {
+  return recipe.export === 'direct' || recipe.quantization.weight_format === 'fp32';
+}
+
+/** What NNCF wrote into the IR's rt_info about the weight compression it applied. */
+export interface AppliedCompression {
+  mode?: string;
+  group_size?: number;
+  ratio?: number;
+  backup_mode?: string;
+}
+
+// rt_info is the last element of the IR, after the (possibly huge) layer list: read only the tail.
+const TAIL_BYTES = 256 * 1024;
+
+export async function readAppliedCompression(xmlFile: string): Promise<AppliedCompression | undefined> {
+  const { size } = await stat(xmlFile);
+  const handle = await open(xmlFile, 'r');
+  let tail: string;
+  try {
+    const length = Math.min(size, TAIL_BYTES);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    tail = buffer.toString('utf8');
+  } finally {
+    await handle.close();
+  }
+  const start = tail.lastIndexOf('<rt_info>');
+  const end = tail.lastIndexOf('</rt_info>');
+  if (start < 0 || end < start) return undefined;
+  const { XMLParser } = await import('fast-xml-parser');
+  const parsed = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', parseAttributeValue: false }).parse(tail.slice(start, end + '</rt_info>'.length));
+  const section = parsed?.rt_info?.nncf?.weight_compression as Record<string, { value?: string }> | undefined;
+  if (!section) return undefined;
+  const text = (key: string) => section[key]?.value;
+  const number = (key: string) => (text(key) === undefined ? undefined : Number(text(key)));
+  return { mode: text('mode'), group_size: number('group_size'), ratio: number('ratio'), backup_mode: text('backup_mode') };
+}
+
+/** The rt_info NNCF must leave for this recipe, or undefined when no compression may be recorded. */
+export function expectedCompression(quantization: Quantization): AppliedCompression | undefined {
+  const { weight_format: format } = quantization;
+  if (format === 'fp16' || format === 'fp32') return undefined;
+  if (format === 'int8') return { mode: quantization.sym ? 'int8_sym' : 'int8_asym' };
+  return { mode: quantization.sym ? 'int4_sym' : 'int4_asym', group_size: quantization.group_size, ratio: quantization.ratio, ...(quantization.backup_precision ? { backup_mode: quantization.backup_precision } : {}) };
+}
+
+/** Files an OpenVINO GenAI artifact cannot work without; optimum only logs a failed tokenizer conversion. */
+export const REQUIRED_IR_FILES = ['openvino_model.xml', 'openvino_model.bin', 'openvino_tokenizer.xml', 'openvino_tokenizer.bin', 'openvino_detokenizer.xml', 'openvino_detokenizer.bin', 'config.json'];
+
+/** Every way the exported folder differs from what the recipe asked for. */
+export async function checkOpenVinoExport(outDir: string, quantization: Quantization): Promise<string[]> {
+  const differences = REQUIRED_IR_FILES.filter((file) => !existsSync(path.join(outDir, file))).map((file) =>
+    file.includes('tokenizer') ? `${file} is missing: optimum's tokenizer conversion failed (see the step log)` : `${file} is missing`,
+  );
+  const xml = path.join(outDir, 'openvino_model.xml');
+  if (!existsSync(xml)) return differences;
+  const applied = await readAppliedCompression(xml);
+  const expected = expectedCompression(quantization);
+  if (!expected) {
+    if (applied) differences.push(`rt_info records weight compression mode ${applied.mode}, but the recipe asks for ${quantization.weight_format} weights`);
+    return differences;
+  }
+  if (!applied) return [...differences, `rt_info has no nncf/weight_compression section, expected mode ${expected.mode}`];
+  for (const [key, want] of Object.entries(expected) as [keyof AppliedCompression, string | number][]) {
+    const got = applied[key];
+    const same = typeof want === 'number' ? got !== undefined && Math.abs(Number(got) - want) < 1e-9 : got === want;
+    if (!same) differences.push(`rt_info nncf/weight_compression/${key} is ${got ?? 'absent'}, the recipe asks for ${want}`);
+  }
+  return differences;
+}
+
+/** Which keys mean something for NNCF's compression, by weight format. */
+function checkQuantization(quantization: Quantization, problem: ReportProblem): void {
+  const q = quantization;
+  if (q.weight_format === 'int4') {
+    for (const key of ['group_size', 'ratio', 'sym'] as const) {
+      if (q[key] === undefined) {
+        problem(
+          ['quantization', key],
+          `int4 needs an explicit ${key}`,
+          'phiforge passes every compression option explicitly: a bare --weight-format int4 on Phi-3 switches to a data-aware asymmetric group-64 default that downloads a dataset. The guide uses group_size: 128, ratio: 0.6, sym: true.',
+        );
+      }
+    }
+    return;
+  }
+  const onlyFor4Bit = q.weight_format === 'int8' ? (['group_size', 'ratio', 'backup_precision'] as const) : (['group_size', 'ratio', 'sym', 'backup_precision'] as const);
+  for (const key of onlyFor4Bit) {
+    if (q[key] !== undefined) {
+      problem(['quantization', key], `${key} does not apply to weight_format ${q.weight_format}`, q.weight_format === 'int8' ? 'INT8 weight compression is per channel; remove this key.' : 'Remove this key, or choose weight_format int4.');
+    }
+  }
+}
+
+/** OpenVINO's NPU guide: the NPU runs symmetric INT4 with every layer in 4 bits, group 128 or channel-wise. */
+function checkNpu(recipe: BaseRecipe, problem: ReportProblem): void {
+  if (!recipe.targets.some((target) => target.device === 'NPU')) return;
+  const q = recipe.quantization;
+  const hint = 'The NPU needs weight_format int4, sym: true, ratio: 1.0 and group_size 128 or -1 (OpenVINO NPU guide).';
+  if (q.weight_format !== 'int4') return problem(['quantization', 'weight_format'], `an NPU target needs int4 weights, not ${q.weight_format}`, hint);
+  if (q.sym !== true) problem(['quantization', 'sym'], 'an NPU target needs symmetric weights (sym: true); the NPU has no zero points', hint);
+  if (q.ratio !== undefined && q.ratio < 1) problem(['quantization', 'ratio'], `an NPU target needs ratio 1.0 (every layer in 4 bits), not ${q.ratio}`, hint);
+  if (q.group_size !== undefined && q.group_size !== 128 && q.group_size !== -1) problem(['quantization', 'group_size'], `an NPU target needs group_size 128 or -1, not ${q.group_size}`, hint);
+}
+
+/** The widths every linear layer's input has: a group must divide each of them. */
+export function checkGroupSize(groupSize: number | undefined, keyPath: string[], shape: ModelShape, problem: ReportProblem, hintFor: (divisors: number[]) => string): void {
+  if (groupSize === undefined || groupSize === -1) return;
+  for (const dimension of ['hidden_size', 'intermediate_size'] as const) {
+    const width = shape[dimension];
+    if (width !== undefined && width % groupSize !== 0) {
+      const divisors = [16, 32, 64, 128, 256].filter((candidate) => width % candidate === 0);
+      problem(keyPath, `${keyPath.at(-1)} ${groupSize} does not divide the model's ${dimension} (${width})`, hintFor(divisors));
+    }
+  }
+}
+
+const DEVICE_CLASS: Array<[RegExp, DeviceClass]> = [
+  [/^CPU$/, 'cpu'],
+  [/^GPU/, 'gpu'],
+  [/^NPU$/, 'npu'],
+];
+
+export const openVino: Backend = {
+  name: 'openvino',
+  runtime: 'OpenVINO GenAI',
+  library: 'openvino',
+  sections: { npu: NpuSchema.prefault({}).meta({ description: 'How the NPU blob is compiled (pipeline openvino-npu).' }) },
+  devicesHint: 'OpenVINO: CPU, GPU, GPU.0, NPU or AUTO.',
+  acceptsDevice: (device) => DEVICE.test(device),
+  // AUTO picks a device at run time; a CPU runner can always run it.
+  deviceClass: (device) => DEVICE_CLASS.find(([pattern]) => pattern.test(device))?.[1] ?? 'cpu',
+  checkRecipe(recipe, problem) {
+    checkQuantization(recipe.quantization, problem);
+    checkNpu(recipe, problem);
+  },
+  checkAgainstModel(recipe, shape, problem) {
+    checkGroupSize(recipe.quantization.group_size, ['quantization', 'group_size'], shape, problem, (divisors) => `Use -1 (channel-wise)${divisors.length ? ` or one of ${divisors.join(', ')}` : ''}.`);
+  },
+  runtimeToolchains: () => ['openvino-runtime'],
+  runnerScript: { toolchain: 'openvino-runtime', file: 'run_genai.py' },
+  runnerTarget(recipe, target, options) {
+    const { npu } = recipe as OpenVinoRecipe;
+    return {
+      device: target.device,
+      properties: openVinoProperties(target),
+      ...(target.device === 'NPU' ? { npu: { ...npu, weightless: !npu.weights_in_blob, emulate: options.emulateNpu } } : {}),
+    };
+  },
+  emulates: (device, { emulateNpu, present }) => device === 'NPU' && emulateNpu && !present.includes('NPU'),
+};

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import type { BaseRecipe } from '../recipe/schema.js';
+import { checkGroupSize } from './openvino.js';
+import type { Backend, DeviceClass } from './types.js';
+
+// ONNX Runtime GenAI through onnxruntime-genai's model builder: its section (ort:), its targets (the
+// execution providers), the precision/provider pairs the builder makes, and how the builder is called.
+
+const OrtSchema = z.strictObject({
+  execution_provider: z.enum(['cpu', 'cuda', 'dml', 'webgpu']).default('cpu').meta({ description: "The model builder's -e: which execution provider the model is built for." }),
+  block_size: z
+    .number()
+    .int()
+    .refine((value) => [16, 32, 64, 128, 256].includes(value), 'block_size must be 16, 32, 64, 128 or 256')
+    .default(32)
+    .meta({ description: "INT4 block (group) size; it must divide the model's hidden sizes.", hint: 'One of 16, 32, 64, 128, 256 that divides the hidden size.' }),
+  accuracy_level: z.number().int().min(0).max(4).optional().meta({ description: 'MatMulNBits accuracy level (0-4); the builder defaults to 4 on cpu, 0 elsewhere.' }),
+  algo_config: z.enum(['default', 'rtn', 'k_quant', 'rtn_last', 'k_quant_last', 'k_quant_mixed', 'k_quant_linear']).optional(),
+  exclude_embeds: z.boolean().optional(),
+  exclude_lm_head: z.boolean().optional(),
+});
+
+export type OrtSettings = z.output<typeof OrtSchema>;
+type OrtRecipe = BaseRecipe & { ort: OrtSettings };
+
+/** ONNX Runtime execution providers a recipe can target. */
+export const ORT_PROVIDERS = ['cpu', 'cuda', 'dml'] as const;
+
+/** The precision / execution provider pairs the ONNX Runtime GenAI model builder supports. */
+export const ORT_PRECISIONS: Record<string, readonly string[]> = { int4: ['cpu', 'cuda', 'dml', 'webgpu'], int8: ['cpu', 'cuda', 'webgpu'], fp16: ['cuda', 'dml'], fp32: ['cpu', 'cuda'] };
+
+/**
+ * The builder's options from the recipe, all in ONE --extra_options: a second --extra_options flag
+ * replaces the first instead of adding to it.
+ */
+export function builderExtraOptions(recipe: BaseRecipe): string[] {
+  const { ort, quantization } = recipe as OrtRecipe;
+  const options: Record<string, string | number | boolean | undefined> = {
+    ...(quantization.weight_format === 'int4'
+      ? { block_size: ort.block_size, is_symmetric: quantization.sym ?? true, accuracy_level: ort.accuracy_level, algo_config: ort.algo_config }
+      : {}),
+    exclude_embeds: ort.exclude_embeds,
+    exclude_lm_head: ort.exclude_lm_head,
+    // The model is local: the builder must not look for a hub login.
+    hf_token: false,
+  };
+  return Object.entries(options)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${String(value)}`);
+}
+
+export const ortGenai: Backend = {
+  name: 'ort-genai',
+  runtime: 'onnxruntime-genai',
+  library: 'onnxruntime-genai',
+  sections: { ort: OrtSchema.prefault({}).meta({ description: 'How the ONNX Runtime GenAI model builder runs (pipeline ort-genai).' }) },
+  devicesHint: 'ONNX Runtime GenAI: cpu, cuda or dml.',
+  acceptsDevice: (device) => (ORT_PROVIDERS as readonly string[]).includes(device),
+  deviceClass: (device) => device as DeviceClass,
+  checkRecipe(recipe, problem) {
+    const { quantization: q, ort } = recipe as OrtRecipe;
+    for (const key of ['group_size', 'ratio', 'backup_precision'] as const) {
+      if (q[key] !== undefined) problem(['quantization', key], `${key} is an OpenVINO (NNCF) setting; the ONNX Runtime GenAI builder does not take it`, key === 'group_size' ? 'Set ort.block_size instead.' : 'Remove it: the builder quantizes every MatMul it can.');
+    }
+    if (recipe.export !== undefined) problem(['export'], 'export is an OpenVINO setting; the ONNX Runtime GenAI builder always builds in one pass', 'Remove it.');
+    const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
+    if (!allowed.includes(ort.execution_provider)) {
+      problem(
+        ['quantization', 'weight_format'],
+        `the model builder cannot make ${q.weight_format} for the ${ort.execution_provider} execution provider`,
+        `${q.weight_format} is built for: ${allowed.join(', ') || 'no provider'}. Supported pairs: ${Object.entries(ORT_PRECISIONS).map(([precision, providers]) => `${precision} (${providers.join(', ')})`).join('; ')}.`,
+      );
+    }
+  },
+  checkAgainstModel(recipe, shape, problem) {
+    const { ort, quantization } = recipe as OrtRecipe;
+    // A block that does not divide a width builds without error and answers garbage.
+    if (quantization.weight_format === 'int4') checkGroupSize(ort.block_size, ['ort', 'block_size'], shape, problem, (divisors) => `Use one of ${divisors.join(', ') || '16'}.`);
+  },
+  // onnxruntime-genai-cuda runs every provider, CPU included, but is installed only where an NVIDIA
+  // driver is; elsewhere the CPU runtime reports a cuda target as skipped.
+  runtimeToolchains: (device) => (device === 'cuda' ? ['ort-genai-cuda', 'ort-genai-runtime'] : ['ort-genai-runtime']),
+  runnerScript: { toolchain: 'ort-genai-runtime', file: 'run_ortgenai.py' },
+  // A DML build on a machine without DirectML also runs on the CPU provider, as a structural check only.
+  runnerTarget: (_recipe, target) => ({ device: target.device, ...(target.runtime ? { properties: target.runtime } : {}), ...(target.device === 'dml' ? { structural_fallback: true } : {}) }),
+  emulates: () => false,
+};

@@ -1,0 +1,71 @@
+import type { BaseRecipe, RecipeSections, Target } from '../recipe/schema.js';
+import type { KeyPath } from '../yaml/located-yaml.js';
+
+/**
+ * The device classes CI runners are labelled by (`phiforge validate --device <class>`); every backend
+ * maps its own device names onto them.
+ */
+export const DEVICE_CLASSES = ['cpu', 'gpu', 'npu', 'cuda', 'dml'] as const;
+export type DeviceClass = (typeof DEVICE_CLASSES)[number];
+
+/** Records a problem with the recipe at a key; the caller turns them into a located InputError. */
+export type ReportProblem = (keyPath: KeyPath, message: string, hint?: string) => void;
+
+/** The config.json fields the backends' checks and estimates read (Phi-3 and Llama style names). */
+export interface ModelShape {
+  model_type?: string;
+  vocab_size?: number;
+  hidden_size?: number;
+  intermediate_size?: number;
+  num_hidden_layers?: number;
+  num_attention_heads?: number;
+  num_key_value_heads?: number;
+  max_position_embeddings?: number;
+  original_max_position_embeddings?: number;
+  tie_word_embeddings?: boolean;
+  partial_rotary_factor?: number;
+  torch_dtype?: string;
+  dtype?: string;
+}
+
+/** One target as the backend's runner script receives it in its request. */
+export interface RunnerTarget {
+  device: string;
+  [setting: string]: unknown;
+}
+
+/**
+ * Everything that is one backend's own: its recipe section and rules, its device names, how a target
+ * is handed to its runner, which toolchain runs an artifact on which device. Adding a backend means
+ * adding a module like this (registered in ./index.ts), a pipeline and its toolchains; nothing else
+ * switches on backend names.
+ */
+export interface Backend {
+  /** As pipelines name it in `backend:`. */
+  name: string;
+  /** The runtime its artifacts run with, for people: "OpenVINO GenAI". */
+  runtime: string;
+  /** The Hub's library_name for its artifacts. */
+  library: string;
+  /** The recipe sections only this backend reads (npu:, ort:); part of every recipe's schema. */
+  sections: RecipeSections;
+  /** Its device names, for hints and the schema's description. */
+  devicesHint: string;
+  acceptsDevice(device: string): boolean;
+  deviceClass(device: string): DeviceClass;
+  /** Settings that do not go together for this backend, reported at their keys. */
+  checkRecipe(recipe: BaseRecipe, problem: ReportProblem): void;
+  /** Checks that need the model's config.json: group or block sizes against its widths. */
+  checkAgainstModel(recipe: BaseRecipe, shape: ModelShape, problem: ReportProblem): void;
+  /**
+   * The toolchains that can run an artifact on this device (the runtime alone, no converter), best
+   * first: the first whose `requires:` this machine meets runs it.
+   */
+  runtimeToolchains(device: string): string[];
+  /** The runner script (toolchain name, file) that every runtime toolchain of this backend runs. */
+  runnerScript: { toolchain: string; file: string };
+  /** A target as the runner script's request carries it. */
+  runnerTarget(recipe: BaseRecipe, target: Target, options: { emulateNpu: boolean }): RunnerTarget;
+  /** Whether a target's device is only emulated here (the NPU through NPUW): labelled so everywhere. */
+  emulates(device: string, options: { emulateNpu: boolean; present: string[] }): boolean;
+}

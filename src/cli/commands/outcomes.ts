@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import type { Outcome } from '../../app/build.js';
+import type { Context } from '../../context.js';
+import { GateFailedError, PhiforgeError, UsageError } from '../../errors.js';
+import { comparisonTable, validationJunit, validationTable } from '../../report/validation.js';
+import { describeError } from '../report-error.js';
+
+/** Refused before anything is built, rather than after a long build has nowhere to report. */
+export async function checkJunitPath(junit: string | undefined): Promise<void> {
+  if (junit && (await stat(junit).then((info) => info.isDirectory(), () => false))) {
+    throw new UsageError(`--junit ${junit} is a folder`, 'Name the XML file to write, e.g. --junit reports/phiforge.xml.');
+  }
+}
+
+/**
+ * Shows what build and validate did: a table per artifact (and all side by side), the JUnit file,
+ * the JSON summary; returns the exit code. Failed gates are a GateFailedError, whose JSON keeps
+ * every result; other per-recipe errors are shown here, each in its own words.
+ */
+export async function renderOutcomes(context: Context, outcomes: Outcome[], junit: string | undefined): Promise<number> {
+  let worst = 0;
+  for (const outcome of outcomes) {
+    if (outcome.error) {
+      context.say(describeError(outcome.error));
+      worst = Math.max(worst, outcome.error instanceof PhiforgeError ? outcome.error.exitCode : 1);
+      continue;
+    }
+    if (context.json) continue;
+    if (outcome.validation) context.print(validationTable(outcome.validation));
+    if (outcome.artifact) context.print(`built ${path.relative(process.cwd(), outcome.artifact) || outcome.artifact}`);
+  }
+  const reports = outcomes.flatMap((outcome) => (outcome.validation ? [outcome.validation] : []));
+  if (!context.json && reports.length > 1) context.print(comparisonTable(reports));
+  if (junit) await writeJunit(junit, await validationJunit(reports));
+  const summary = {
+    ok: worst === 0 && outcomes.every((outcome) => outcome.ok),
+    results: outcomes.map((outcome) => ({ ...outcome, error: outcome.error === undefined ? undefined : outcome.error instanceof PhiforgeError ? outcome.error.toJSON() : String(outcome.error) })),
+  };
+  const gateFailures = reports.flatMap((report) => report.failures.map((failure) => `${report.recipe}: ${failure}`));
+  if (gateFailures.length > 0) throw new GateFailedError(gateFailures, summary);
+  if (context.json) context.print(JSON.stringify(summary, null, 2));
+  return worst;
+}
+
+/** Like pytest's --junitxml, creates the report's folder. */
+async function writeJunit(file: string, xml: string): Promise<void> {
+  const { default: fse } = await import('fs-extra');
+  await fse.outputFile(file, xml).catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot write the JUnit report ${file}: ${error.code ?? error.message}`, 'Pick a path where this user may create files.');
+  });
+}

@@ -1,0 +1,110 @@
+import type { Options } from 'yargs';
+import { DEVICE_CLASSES } from '../backends/types.js';
+import type { CommandModule } from './arguments.js';
+
+// Every option and command of the CLI, declared once. main.ts builds the yargs parser from these
+// tables; a command module (commands/*.ts) receives the parsed options and only calls the app layer
+// and renders what it returns.
+
+export const GLOBAL_OPTIONS = {
+  'cache-dir': { type: 'string', default: process.env.PHIFORGE_CACHE || 'cache', describe: 'Cache root: venvs, step outputs, logs (PHIFORGE_CACHE)' },
+  out: { type: 'string', default: 'dist', describe: 'Where artifacts are written (<out>/<name>/)' },
+  json: { type: 'boolean', default: false, describe: 'Machine-readable result on stdout (progress stays on stderr)' },
+  verbose: { type: 'boolean', default: false, describe: 'Stream tool output and show stack traces' },
+  'emulate-npu': { type: 'boolean', default: false, describe: 'Without an NPU, compile and run NPU targets through NPUW on the CPU (labelled emulated)' },
+} satisfies Record<string, Options>;
+
+export const OPTIONS = {
+  model: { type: 'string', describe: 'Override the recipe model: a local folder or hub id[@revision]' },
+  name: { type: 'string', describe: "The artifact's name (dist/<name>/) instead of the recipe's" },
+  force: { type: 'boolean', default: false, describe: 'Run every step again and measure again, even when cached' },
+  validate: { type: 'boolean', default: true, describe: 'Validate the artifacts (--no-validate builds them only)' },
+  jobs: {
+    alias: 'j',
+    type: 'number',
+    default: 1,
+    describe: "Build up to N recipes' artifacts at once (each export needs its own memory; validation still runs one artifact at a time)",
+  },
+  'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
+  device: {
+    type: 'string',
+    array: true,
+    choices: [...DEVICE_CLASSES],
+    describe: 'Only the targets of these device classes (a CI device runner validates its own)',
+  },
+  junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
+  keep: { type: 'boolean', default: false, describe: 'Keep the rebuild for inspection' },
+  'older-than': { type: 'number', describe: 'Also remove step outputs not used for this many days' },
+  all: { type: 'boolean', default: false, describe: 'Also remove venvs, tools and locks' },
+} satisfies Record<string, Options>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+export interface CommandDeclaration {
+  /** yargs command string: name and positionals. */
+  command: string;
+  describe: string;
+  positionals?: Record<string, { describe: string; array?: boolean; optional?: boolean }>;
+  options?: OptionName[];
+  /** The module in commands/ that runs it, loaded only when the command is used. */
+  load?: () => Promise<CommandModule>;
+  subcommands?: CommandDeclaration[];
+}
+
+export const COMMANDS: CommandDeclaration[] = [
+  {
+    command: 'build <recipe...>',
+    describe: 'Build the artifacts of one or more recipes, then validate them',
+    positionals: { recipe: { describe: 'Recipe files', array: true } },
+    options: ['model', 'name', 'force', 'validate', 'jobs', 'require-device', 'device', 'junit'],
+    load: () => import('./commands/build.js'),
+  },
+  {
+    command: 'validate <target...>',
+    describe: 'Validate artifact folders as they are (digests, then a run on each target device), or build and validate recipes',
+    positionals: { target: { describe: 'Artifact folders (dist/<name>) or recipe files', array: true } },
+    options: ['model', 'require-device', 'device', 'junit'],
+    load: () => import('./commands/validate.js'),
+  },
+  {
+    command: 'plan <recipe>',
+    describe: 'Print the resolved steps and every exact command, running nothing',
+    positionals: { recipe: { describe: 'A recipe file' } },
+    options: ['model'],
+    load: () => import('./commands/plan.js'),
+  },
+  {
+    command: 'verify <artifact...>',
+    describe: 'Rebuild artifacts from their manifests in a fresh cache and compare every file digest',
+    positionals: { artifact: { describe: 'Artifact folders (dist/<name>)', array: true } },
+    options: ['keep'],
+    load: () => import('./commands/verify.js'),
+  },
+  {
+    command: 'cache',
+    describe: 'Inspect and prune the cache',
+    subcommands: [
+      { command: 'ls', describe: 'List step outputs and venvs with their sizes', load: () => import('./commands/cache.js') },
+      { command: 'gc', describe: 'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs', options: ['older-than'], load: () => import('./commands/cache.js') },
+      { command: 'verify', describe: 'Re-read every cached step output against its sha256 and remove damaged ones (builds only re-read files whose size or mtime changed)', load: () => import('./commands/cache.js') },
+      { command: 'clean', describe: 'Remove step outputs and logs (with --all, venvs too)', options: ['all'], load: () => import('./commands/cache.js') },
+    ],
+  },
+  {
+    command: 'doctor [recipe]',
+    describe: 'Show what this machine offers: system, Python, toolchains, devices; with a recipe, what its build needs',
+    positionals: { recipe: { describe: 'A recipe file', optional: true } },
+    options: ['model'],
+    load: () => import('./commands/doctor.js'),
+  },
+  {
+    command: 'toolchain',
+    describe: 'Manage the Python toolchains',
+    subcommands: [
+      { command: 'list [name]', describe: 'Show toolchains and the state of their venvs', positionals: { name: { describe: 'A toolchain', optional: true } }, load: () => import('./commands/toolchain.js') },
+      { command: 'install [name]', describe: 'Create (or repair) toolchain venvs', positionals: { name: { describe: 'A toolchain', optional: true } }, load: () => import('./commands/toolchain.js') },
+      { command: 'lock <name>', describe: 'Resolve requirements.in into a hash-pinned requirements.lock', positionals: { name: { describe: 'A toolchain' } }, load: () => import('./commands/toolchain.js') },
+    ],
+  },
+  { command: 'schema [name]', describe: 'Print a file format as JSON Schema (default: the recipe)', positionals: { name: { describe: 'recipe, manifest, reference, runner-request, runs, similarity, validation, or all', optional: true } }, load: () => import('./commands/schema.js') },
+];

@@ -1,0 +1,84 @@
+import { describe, expect, it } from 'vitest';
+import { RecipeSchema } from '../../src/backends/index.js';
+import { validationTable } from '../../src/report/validation.js';
+import type { ReferenceFile, TargetRun } from '../../src/validate/contract.js';
+import { combineReports, evaluateTarget } from '../../src/validate/evaluate.js';
+
+// The verdicts a user reads: the perplexity ratio (in the table, in the gate, refused when the
+// tokenizers split the text differently), the emulated NPU's agreement with the CPU pipeline, and
+// TTFT gates per prompt length of the latency sweep.
+
+const recipe = RecipeSchema.parse({
+  name: 'ppl',
+  model: { synthetic: 'phi3-mini-tiny' },
+  pipeline: 'openvino',
+  quantization: { weight_format: 'fp16' },
+  targets: [{ device: 'CPU', gates: { perplexity_ratio_max: 1.1 } }],
+  validate: { perplexity: true, reference: { enabled: true } },
+});
+
+const measurement = (ttft: number) => ({ ttft_ms: ttft, tpot_ms: 2, tokens_per_s: 500, new_tokens: 3, generate_ms: 14, decode_ms: [2, 2] });
+function ran(extra: Partial<Extract<TargetRun, { status: 'ran' }>> = {}): TargetRun {
+  return { device: 'CPU', status: 'ran', load_ms: 5, peak_rss_mb: 100, prompts: [{ id: 'p1', token_ids: [1, 2, 3], text: 'hi', runs: [measurement(10)] }], ...extra };
+}
+const reference: ReferenceFile = {
+  schema: 'phiforge.reference/1',
+  settings: { prompts: [{ id: 'p1', messages: [{ role: 'user', content: 'hi' }] }], max_new_tokens: 8 },
+  answers: [{ id: 'p1', token_ids: [1, 2, 3], text: 'hi' }],
+  perplexity: { value: 20, tokens: 120 },
+  made_with: {},
+};
+const evaluate = (run: TargetRun, gates = recipe.targets[0].gates ?? {}) => evaluateTarget({ run, gates, settings: recipe.validate, reference, requireDevice: false });
+
+describe('perplexity ratio', () => {
+  it('divides the artifact perplexity by the source model one and gates it', () => {
+    const target = evaluate(ran({ perplexity: { value: 25, tokens: 120 } }));
+    expect(target.perplexity).toEqual({ artifact: 25, reference: 20, ratio: 1.25 });
+    const report = combineReports('ppl', 'openvino', [target]);
+    expect(report.passed).toBe(false);
+    expect(report.failures).toEqual(['CPU: gate perplexity_ratio_max: measured 1.25, limit <= 1.1']);
+    const table = validationTable(report);
+    expect(table).toMatch(/ppl ratio\n.*1\.250/);
+    expect(table).toContain("CPU: perplexity 25.000 against the source model's 20.000");
+  });
+
+  it('gives no ratio when the tokenizers split the text differently, and says why', () => {
+    const target = evaluate(ran({ perplexity: { value: 21, tokens: 121 } }));
+    expect(target.perplexity?.ratio).toBeNull();
+    expect(target.failures).toEqual(["CPU: gate perplexity_ratio_max: not measured (limit 1.1); the artifact's tokenizer split the text into 121 tokens, the source model's into 120"]);
+  });
+});
+
+describe('an emulated device', () => {
+  const npu = (identical: number) => ran({ device: 'NPU', emulated: true, cpu_agreement: { prompts: 1, identical } });
+
+  it('fails, naming the gate, when its tokens differ from the plain CPU pipeline', () => {
+    const target = evaluate(npu(0), {});
+    expect(target.status).toBe('failed');
+    expect(target.failures).toEqual(['NPU (emulated): gate emulated_agreement_min: the same tokens as the plain CPU pipeline on 0 prompt(s), limit >= 1 prompts']);
+  });
+
+  it('passes when they agree, and a recipe may relax the count', () => {
+    expect(evaluate(npu(1), {}).status).toBe('passed');
+    expect(evaluate(npu(0), { emulated_agreement_min: 0 }).status).toBe('passed');
+  });
+});
+
+describe('TTFT gates on the latency sweep', () => {
+  const sweep = [
+    { prompt_tokens: 128, runs: [measurement(20), measurement(22), measurement(90)] },
+    { prompt_tokens: 1024, runs: [measurement(200), measurement(210), measurement(205)] },
+  ];
+
+  it('gates each named prompt length on its median, and says when a length was not measured', () => {
+    const target = evaluate(ran({ sweep }), { ttft_ms_max: { 128: 50, 1024: 150, 4096: 999 } });
+    expect(target.figures?.sweep?.map((point) => [point.prompt_tokens, point.ttft_ms.median])).toEqual([
+      [128, 22],
+      [1024, 205],
+    ]);
+    expect(target.failures).toEqual([
+      'CPU: gate ttft_ms_max at 1024 prompt tokens: measured 205 ms, limit <= 150 ms',
+      'CPU: gate ttft_ms_max at 4096 prompt tokens: not measured (limit 999); add 4096 to validate.prompt_tokens',
+    ]);
+  });
+});

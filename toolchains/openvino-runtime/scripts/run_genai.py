@@ -1,0 +1,186 @@
+"""Runs an OpenVINO IR artifact with OpenVINO GenAI on each requested device, as a user's app would.
+
+The loop (targets, warm-up, repetitions, sweep, peak memory) is common/scripts/runner.py; this file
+is what is OpenVINO's own:
+
+- Devices come from OpenVINO itself (Core().available_devices).
+- The pipeline is built as benchmark_genai builds it: on every device but the NPU with a
+  SchedulerConfig whose prefix caching is off (LLMPipeline turns it on by default on CPU, and a
+  repeated prompt would then measure a cache hit, not a prefill) and no limit on batched tokens.
+- Prompts go in as token ids (chat template applied as text, tokenized without extra special
+  tokens, as the reference answers are made); TTFT, TPOT and throughput come from GenAI's
+  perf_metrics, and its raw per-token durations are kept so phiforge can pool them as GenAI does.
+- An NPU imports the compiled blob shipped in the artifact; without an NPU, "emulate" runs the same
+  import through NPUW on the CPU and compares the answers with the plain CPU pipeline.
+- With "perplexity_text", each target (not an NPU: its compiled model keeps only the last logits)
+  also scores that text with the IR's full logits, through OpenVINO itself.
+"""
+
+import os
+import sys
+
+import numpy as np
+import openvino as ov
+import openvino_genai as ov_genai
+from perplexity import perplexity
+from phiforge_io import run
+from runner import FIELDS, log, run_request
+
+EMULATION = {"NPUW_DEVICES": "CPU", "NPUW_ONLINE_PIPELINE": "NONE"}
+
+
+def token_inputs(ids: list):
+    input_ids = ov.Tensor(np.array([ids], dtype=np.int64))
+    return ov_genai.TokenizedInputs(input_ids, ov.Tensor(np.ones((1, len(ids)), dtype=np.int64)))
+
+
+def ids_of(encoded) -> list:
+    return [int(token) for token in encoded.input_ids.data[0]]
+
+
+def npu_properties(model_dir: str, target: dict, emulate: bool) -> dict:
+    """Import the compiled blob instead of compiling; through NPUW on the CPU when emulating."""
+    npu = target["npu"]
+    properties = {"MAX_PROMPT_LEN": npu["max_prompt_len"], "MIN_RESPONSE_LEN": npu["min_response_len"]}
+    blob = os.path.join(model_dir, "openvino_model.blob")
+    if os.path.exists(blob):
+        properties["BLOB_PATH"] = blob
+        if npu.get("weightless"):
+            properties["WEIGHTS_PATH"] = os.path.join(model_dir, "openvino_model.bin")
+    if emulate:
+        properties |= EMULATION
+    return properties
+
+
+def full_prefill_scheduler():
+    """What benchmark_genai passes: every generation prefills its whole prompt."""
+    config = ov_genai.SchedulerConfig()
+    config.enable_prefix_caching = False
+    config.max_num_batched_tokens = sys.maxsize
+    return config
+
+
+class Session:
+    def __init__(self, request: dict, target: dict, placement: str):
+        self.model_dir = request["model_dir"]
+        self.device = target["device"]
+        self.placement = placement
+        self.request = request
+        self.properties = dict(target.get("properties", {}))
+        if self.device == "NPU":
+            self.properties |= npu_properties(self.model_dir, target, placement == "emulate")
+            self.pipe = ov_genai.LLMPipeline(self.model_dir, self.device, **self.properties)
+        else:
+            self.pipe = ov_genai.LLMPipeline(self.model_dir, self.device, scheduler_config=full_prefill_scheduler(), **self.properties)
+        self.tokenizer = self.pipe.get_tokenizer()
+        self.config = self.pipe.get_generation_config()
+        self.config.do_sample = False
+        self.stop_tokens = set(self.config.stop_token_ids) | {self.config.eos_token_id}
+        self.measured = []
+
+    def chat_ids(self, messages: list) -> list:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
+        return self.text_ids(text)
+
+    def text_ids(self, text: str) -> list:
+        return ids_of(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def decode(self, ids: list) -> str:
+        return self.tokenizer.decode(ids)
+
+    def generate(self, ids: list, max_new_tokens: int):
+        self.config.max_new_tokens = max_new_tokens
+        result = self.pipe.generate(token_inputs(ids), self.config)
+        metrics = result.perf_metrics
+        self.measured.append(metrics)
+        measurement = {
+            "ttft_ms": float(metrics.get_ttft().mean),
+            "tpot_ms": float(metrics.get_tpot().mean),
+            "tokens_per_s": float(metrics.get_throughput().mean),
+            "new_tokens": int(metrics.get_num_generated_tokens()),
+            "generate_ms": float(metrics.get_generate_duration().mean),
+            # Raw durations are in microseconds.
+            "decode_ms": [float(duration) / 1000 for duration in metrics.raw_metrics.m_durations],
+        }
+        return [int(token) for token in result.tokens[0]], measurement
+
+    def finish(self, prompts: list) -> dict:
+        extra = {"genai_aggregate": self.aggregate(len(self.request["prompts"]))}
+        if self.request.get("perplexity_text") and self.device != "NPU":
+            token_ids = self.text_ids(self.request["perplexity_text"])
+            # The pipeline's compiled model goes first: two copies of a real model's weights may not fit.
+            self.pipe = None
+            extra["perplexity"] = score_perplexity(self.model_dir, self.device, self.properties, token_ids)
+            log(f"{self.device} perplexity: {extra['perplexity']['value']:.3f} over {len(token_ids)} tokens")
+        if self.placement == "emulate":
+            # Emulation must not change answers: compare with the plain CPU pipeline at full precision.
+            self.pipe = None
+            plain = Session(self.request, {"device": "CPU", "properties": {"INFERENCE_PRECISION_HINT": "f32"}}, "run")
+            same = [prompt["token_ids"] == plain.answer(entry["messages"]) for prompt, entry in zip(prompts, self.request["prompts"])]
+            extra |= {"emulated": True, "cpu_agreement": {"prompts": len(same), "identical": sum(same)}}
+        return extra
+
+    def answer(self, messages: list) -> list:
+        tokens, _ = self.generate(self.chat_ids(messages), self.request["max_new_tokens"])
+        while tokens and tokens[-1] in self.stop_tokens:
+            tokens.pop()
+        return tokens
+
+    def aggregate(self, prompt_count: int) -> dict:
+        """GenAI's own sum of the chat prompts' measured runs (PerfMetrics add up), to check phiforge's pooling."""
+        warmup, repetitions = self.request["warmup"], self.request["repetitions"]
+        timed = [metrics for index, metrics in enumerate(self.measured[: prompt_count * (warmup + repetitions)]) if index % (warmup + repetitions) >= warmup]
+        total = timed[0]
+        for metrics in timed[1:]:
+            total = total + metrics
+        return {"ttft_ms": float(total.get_ttft().mean), "tpot_ms": float(total.get_tpot().mean), "tokens_per_s": float(total.get_throughput().mean)}
+
+
+def score_perplexity(model_dir: str, device: str, properties: dict, token_ids: list) -> dict:
+    """One forward pass of the stateful IR over the whole text, as the LLM's prefill would run it."""
+    compiled = ov.Core().compile_model(os.path.join(model_dir, "openvino_model.xml"), device, properties)
+    count = len(token_ids)
+    feeds = {
+        "input_ids": np.array([token_ids], dtype=np.int64),
+        "attention_mask": np.ones((1, count), dtype=np.int64),
+        "position_ids": np.arange(count, dtype=np.int64)[None, :],
+        "beam_idx": np.zeros(1, dtype=np.int32),
+    }
+    names = {name for port in compiled.inputs for name in port.get_names()}
+    infer = compiled.create_infer_request()
+    infer.reset_state()
+    infer.infer({name: value for name, value in feeds.items() if name in names})
+    return perplexity(infer.get_tensor("logits").data[0], token_ids)
+
+
+def is_present(device: str, present: list) -> bool:
+    if device.startswith("AUTO"):
+        return bool(present)
+    if device == "GPU":
+        return any(name.startswith("GPU") for name in present)
+    if device == "GPU.0" and "GPU" in present:
+        return True
+    return device in present
+
+
+class OpenVino:
+    def versions(self) -> dict:
+        return {"openvino": ov.get_version(), "openvino_genai": ov_genai.__version__}
+
+    def discover(self) -> tuple:
+        core = ov.Core()
+        return [{"device": device, "name": str(core.get_property(device, "FULL_DEVICE_NAME"))} for device in core.available_devices], {}
+
+    def placement(self, target: dict, present: list):
+        if is_present(target["device"], present):
+            return "run"
+        if target["device"] == "NPU" and target.get("npu", {}).get("emulate"):
+            return "emulate"
+        return None
+
+    def open(self, request: dict, target: dict, placement: str):
+        return Session(request, target, placement)
+
+
+if __name__ == "__main__":
+    run(lambda request: run_request(request, OpenVino()), name="run_genai", fields=FIELDS)

@@ -30,8 +30,10 @@ export abstract class PhiforgeError extends Error {
   abstract readonly exitCode: number;
   hint?: string;
 
+  /** --json's error object: the code, the message and every field the error carries. */
   toJSON(): Record<string, unknown> {
-    return { code: this.code, message: this.message, hint: this.hint };
+    const { exitCode: _exitCode, ...fields } = this as unknown as Record<string, unknown>;
+    return { code: this.code, message: this.message, ...fields };
   }
 }
 
@@ -54,9 +56,6 @@ export class InputError extends PhiforgeError {
     readonly problems: InputProblem[],
   ) {
     super(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`);
-  }
-  override toJSON() {
-    return { code: this.code, message: this.message, file: this.file, problems: this.problems };
   }
 }
 
@@ -103,9 +102,6 @@ export class OutputCheckError extends PhiforgeError {
     super(`step ${step} produced output that does not match the recipe:\n  - ${differences.join('\n  - ')}`);
     this.hint = hint;
   }
-  override toJSON() {
-    return { code: this.code, message: this.message, hint: this.hint, step: this.step, differences: this.differences };
-  }
 }
 
 /** A managed Python environment could not be created or did not pass its health check. */
@@ -144,9 +140,6 @@ export class GateFailedError extends PhiforgeError {
   ) {
     super(`validation failed:\n  - ${failures.join('\n  - ')}`);
   }
-  override toJSON() {
-    return { code: this.code, message: this.message, failures: this.failures, results: this.results };
-  }
 }
 
 /** A rebuild from a manifest did not reproduce the artifact's bytes. */
@@ -160,9 +153,6 @@ export class VerifyMismatchError extends PhiforgeError {
   ) {
     super(`${artifact} was not reproduced bit for bit:\n  - ${summary.join('\n  - ')}`);
   }
-  override toJSON() {
-    return { code: this.code, message: this.message, report: this.report };
-  }
 }
 
 /** `cache verify` found step outputs whose bytes no longer match their digests (and removed them). */
@@ -172,9 +162,6 @@ export class CacheDamagedError extends PhiforgeError {
   constructor(readonly damaged: string[]) {
     super(`${damaged.length} cached step output(s) were damaged and have been removed:\n  - ${damaged.join('\n  - ')}`);
     this.hint = 'The next build remakes them. Damage that stat() cannot see (a failing disk) is what this check is for; check the disk.';
-  }
-  override toJSON() {
-    return { code: this.code, message: this.message, damaged: this.damaged, hint: this.hint };
   }
 }
 
@@ -191,9 +178,6 @@ export class ContractError extends PhiforgeError {
   ) {
     super(`${file} (written by ${writer}) does not match its contract:\n  - ${problems.map((problem) => `${problem.field || '(the whole file)'}: ${problem.message}`).join('\n  - ')}`);
     this.hint = hint;
-  }
-  override toJSON() {
-    return { code: this.code, message: this.message, hint: this.hint, file: this.file, writer: this.writer, problems: this.problems };
   }
 }
 
@@ -215,8 +199,5 @@ export class ArtifactMismatchError extends PhiforgeError {
       ].join('\n  - ')}`,
     );
     this.hint = 'Validate the files exactly as they were built: download the artifact again, or rebuild it with `phiforge build <recipe>`.';
-  }
-  override toJSON() {
-    return { code: this.code, message: this.message, hint: this.hint, artifact: this.artifact, changed: this.changed, missing: this.missing, unlisted: this.unlisted };
   }
 }

@@ -1,15 +1,8 @@
+import type { ModelShape } from '../backends/types.js';
 import type { Quantization } from '../recipe/schema.js';
 
-/** The config.json fields the estimate reads (Phi-3 and Llama style names). */
-export interface ModelConfig {
-  vocab_size?: number;
-  hidden_size?: number;
-  intermediate_size?: number;
-  num_hidden_layers?: number;
-  num_attention_heads?: number;
-  num_key_value_heads?: number;
-  tie_word_embeddings?: boolean;
-}
+/** The config.json fields the estimate reads. */
+export type ModelConfig = ModelShape;
 
 export interface BuildEstimate {
   parameters: number;

@@ -23,7 +23,7 @@ type OpenVinoRecipe = BaseRecipe & { npu: NpuSettings };
 
 const DEVICE = /^(CPU|GPU(\.\d+)?|NPU|AUTO(:[A-Z0-9.,]+)?)$/;
 
-/** The guide's runtime properties (SEED.md §3), used unless a target sets its own. */
+/** The runtime properties the Phi-3 on AI PC guide loads OpenVINO models with, used unless a target sets its own. */
 export const OPENVINO_DEFAULT_PROPERTIES = { PERFORMANCE_HINT: 'LATENCY', NUM_STREAMS: '1' };
 
 export function openVinoProperties(target: Target): Record<string, string> {

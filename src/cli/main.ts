@@ -68,7 +68,10 @@ export function buildParser(argv: string[], dispatch: Dispatch): Argv {
     .recommendCommands()
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new UsageError(message, 'See phiforge --help.');
+      if (error) throw error;
+      // yargs says only "Did you mean build?" for a mistyped command: name what was typed too.
+      const typed = argv.find((word) => !word.startsWith('-'));
+      throw new UsageError(/^Did you mean/.test(message) ? `unknown command "${typed}". ${message}` : message, 'See phiforge --help.');
     })
     .help()
     .version();

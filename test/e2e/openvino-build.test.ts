@@ -25,14 +25,13 @@ async function manifestOf(dir: string) {
 
 describe('phiforge build with the real optimum-cli', () => {
   let openvinoPython: string;
-  let cwd: string;
 
   beforeAll(async () => {
     openvinoPython = await toolchainPython('openvino');
-    cwd = await workspace();
   }, TIMEOUT);
 
   it('builds the INT4 demo: rt_info says int4_sym / 128 / 0.6, tokenizer IRs exist, loads like the guide and generates', async () => {
+    const cwd = await workspace();
     const result = await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')]);
     expect(result.exitCode, result.stderr).toBe(0);
     const artifact = path.join(cwd, 'dist', 'phi3-tiny-int4-ov');
@@ -54,11 +53,15 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(exportStep.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 128, ratio: 0.6 });
     expect(manifest.steps.find((step: { id: string }) => step.id === 'base').command).toContain('export_base.py');
     const listed = new Map(manifest.files.map((file: { path: string; sha256: string }) => [file.path, file.sha256]));
-    // Every shipped file is listed with its digest; the manifest and the validation report describe them.
-    expect([...listed.keys()].sort()).toEqual((await readdir(artifact)).filter((name) => !['manifest.json', 'validation.json'].includes(name)).sort());
+    // Every shipped file is listed with its digest, the source model's answers among them; the manifest
+    // and the device results in validation/ describe them.
+    expect([...listed.keys()].sort()).toEqual((await readdir(artifact)).filter((name) => !['manifest.json', 'validation'].includes(name)).sort());
+    expect(listed.has('reference.json')).toBe(true);
   }, TIMEOUT);
 
   it('rebuilds an unchanged recipe from the cache without running a converter', async () => {
+    const cwd = await workspace();
+    expect((await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')])).exitCode).toBe(0);
     const result = await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')]);
     expect(result.exitCode, result.stderr).toBe(0);
     const body = JSON.parse(result.stdout);
@@ -66,6 +69,7 @@ describe('phiforge build with the real optimum-cli', () => {
   }, TIMEOUT);
 
   it('builds three variants in one command from one PyTorch conversion, visible in the manifests', async () => {
+    const cwd = await workspace();
     const result = await build(cwd, ['demo/phi3-tiny-fp16-ov.yaml', 'demo/phi3-tiny-int4-ov.yaml', 'demo/phi3-tiny-int4-cw-ov.yaml'].map(repoRecipe));
     expect(result.exitCode, result.stderr).toBe(0);
     const manifests = await Promise.all(['phi3-tiny-fp16-ov', 'phi3-tiny-int4-ov', 'phi3-tiny-int4-cw-ov'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
@@ -79,6 +83,7 @@ describe('phiforge build with the real optimum-cli', () => {
   }, TIMEOUT);
 
   it('builds the FP16 demo with FP16 weights and no compression recorded', async () => {
+    const cwd = await workspace();
     const result = await build(cwd, [repoRecipe('demo/phi3-tiny-fp16-ov.yaml')]);
     expect(result.exitCode, result.stderr).toBe(0);
     const facts = await runSupportScript<IrFacts>(openvinoPython, 'ir_facts.py', [path.join(cwd, 'dist', 'phi3-tiny-fp16-ov', 'openvino_model.xml')]);
@@ -88,6 +93,7 @@ describe('phiforge build with the real optimum-cli', () => {
   }, TIMEOUT);
 
   it('builds the longrope preset (Phi-3-mini-128k style rope scaling) to INT4', async () => {
+    const cwd = await workspace();
     const recipe = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('phi3-mini-tiny', 'phi3-longrope-tiny').replace('name: phi3-tiny-int4-ov', 'name: phi3-longrope-tiny-int4-ov');
     await mkdir(path.join(cwd, 'recipes'), { recursive: true });
     await writeFile(path.join(cwd, 'recipes', 'longrope.yaml'), recipe);
@@ -103,6 +109,8 @@ describe('phiforge build with the real optimum-cli', () => {
   }, TIMEOUT);
 
   it('builds the hub recipe from a local Phi-3 folder given with --model, with the guide\'s flags', async () => {
+    const cwd = await workspace();
+    expect((await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')])).exitCode).toBe(0);
     // The synthetic model is a Phi-3 checkpoint folder like any downloaded one.
     const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
     const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
@@ -112,7 +120,9 @@ describe('phiforge build with the real optimum-cli', () => {
     const result = await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', localCopy]);
     expect(result.exitCode, result.stderr).toBe(0);
     const manifest = await manifestOf(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov'));
-    expect(manifest.model).toMatchObject({ source: 'local', path: localCopy });
+    expect(manifest.model).toMatchObject({ source: 'local', path: localCopy, override: localCopy });
+    // The recipe's description names Phi-3-mini-4k-instruct; this artifact says what it was made from.
+    expect(manifest.description).toBe(`the local model ${localCopy} (--model), with the settings of recipe phi3-mini-4k-int4-ov`);
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.command).toContain(`ln -sfn ${localCopy} model && `);
     expect(exportStep.command).toContain('--model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym --trust-remote-code out');
@@ -136,13 +146,39 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(exportStep.facts.weight_compression).toEqual(derived.steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression);
   }, TIMEOUT);
 
-  it('shows the command, exit code and stderr tail of a failing converter, and leaves dist/ untouched', async () => {
+  it('never lets a build from another --model replace an artifact: it is refused with a hint, and --name keeps both', async () => {
+    const cwd = await workspace();
+    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+    const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
+    await cp(modelDir, path.join(cwd, 'model-a'), { recursive: true });
+    await cp(modelDir, path.join(cwd, 'model-b'), { recursive: true });
+    // Another model: the same layout with one weight file changed.
+    const config = JSON.parse(await readFile(path.join(cwd, 'model-b', 'config.json'), 'utf8'));
+    await writeFile(path.join(cwd, 'model-b', 'config.json'), JSON.stringify({ ...config, phiforge_test_variant: 'b' }, null, 2));
+    const first = await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', 'model-a', '--no-validate']);
+    expect(first.exitCode, first.stderr).toBe(0);
+    const before = await readFile(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov', 'manifest.json'), 'utf8');
+
+    const clash = await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', 'model-b', '--no-validate']);
+    expect(clash.exitCode).toBe(2);
+    expect(clash.stderr).toContain('holds an artifact built from another model (--model model-a)');
+    expect(clash.stderr).toContain('hint: Give this artifact its own name: --name phi3-mini-4k-int4-ov-model-b');
+    expect(await readFile(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov', 'manifest.json'), 'utf8')).toBe(before);
+
+    const named = await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', 'model-b', '--name', 'phi3-mini-4k-int4-ov-model-b', '--no-validate']);
+    expect(named.exitCode, named.stderr).toBe(0);
+    expect((await manifestOf(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov-model-b'))).model.override).toBe('model-b');
+    expect(await readFile(path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov', 'manifest.json'), 'utf8')).toBe(before);
+    // The same model again is a rebuild, not a clash.
+    expect((await build(cwd, [repoRecipe('phi3-int4-ov.yaml'), '--model', 'model-a', '--no-validate'])).exitCode).toBe(0);
+  }, TIMEOUT);
+
+  it('shows the command, exit code and stderr tail of a failing converter, and leaves no half-made artifact', async () => {
+    const cwd = await workspace();
     const broken = path.join(cwd, 'broken-phi3');
     await mkdir(broken, { recursive: true });
     await writeFile(path.join(broken, 'config.json'), JSON.stringify({ model_type: 'phi3', architectures: ['Phi3ForCausalLM'], hidden_size: 256, intermediate_size: 768, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 }));
     await writeFile(path.join(broken, 'model.safetensors'), 'these are not weights');
-    const previous = path.join(cwd, 'dist', 'phi3-mini-4k-int4-ov');
-    const before = await readFile(path.join(previous, 'manifest.json'), 'utf8');
 
     const result = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', broken, '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
     expect(result.exitCode).toBe(1);
@@ -152,7 +188,6 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(result.stderr).toMatch(/last \d+ lines of stderr:\n(\s+\| .*\n)+/);
     const logPath = /log: (\S+)/.exec(result.stderr)![1];
     expect(existsSync(logPath)).toBe(true);
-    expect(await readFile(path.join(previous, 'manifest.json'), 'utf8')).toBe(before);
-    expect((await readdir(path.join(cwd, 'dist'))).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(existsSync(path.join(cwd, 'dist'))).toBe(false);
   }, TIMEOUT);
 });

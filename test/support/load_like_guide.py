@@ -1,4 +1,5 @@
-"""Loads an artifact exactly as SEED.md §3 does with optimum-intel and generates a few tokens greedily.
+"""Loads an artifact exactly as the Phi-3 on AI PC guide does with optimum-intel (OVModelForCausalLM with
+its ov_config) and generates a few tokens greedily.
 
 Usage: python load_like_guide.py <artifact dir> <device>
 Prints one JSON line: {"new_tokens": N, "text": "..."}.

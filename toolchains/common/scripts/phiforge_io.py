@@ -84,6 +84,21 @@ def require(request: dict, fields: dict) -> None:
             raise RequestError(f"{key!r} must be {names}, got {type(value).__name__}")
 
 
+def empty_output_dir(request: dict, key: str = "output_dir"):
+    """The request's output folder as a Path: it must exist and be empty (every step writes into a fresh one)."""
+    from pathlib import Path
+
+    raw = request.get(key)
+    if not isinstance(raw, str) or not raw:
+        raise RequestError(f"{key!r} must be the path of a folder, got {raw!r}")
+    folder = Path(raw)
+    if not folder.is_dir():
+        raise RequestError(f"{key!r} {folder} does not exist or is not a folder")
+    if any(folder.iterdir()):
+        raise RequestError(f"{key!r} {folder} is not empty")
+    return folder
+
+
 def run(work, *, name: str, fields: dict | None = None, stable: bool = False, stdout_to_stderr: bool = False) -> None:
     """The main() of every script: request -> work(request) -> result, with the exit codes above.
 

@@ -61,7 +61,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
-from phiforge_io import RequestError, run
+from phiforge_io import RequestError, empty_output_dir, run
 
 # NNCF imports torch when it can, which costs seconds and is useless here: derivation works on the
 # OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical output.
@@ -95,12 +95,8 @@ def checked_request(request: dict) -> dict:
     for name in (MODEL_XML, MODEL_BIN, "config.json"):
         if not (Path(base_dir) / name).is_file():
             raise RequestError(f"base_dir {base_dir} has no {name}: it is not an OpenVINO export")
-    output_dir = request.get("output_dir")
-    if not isinstance(output_dir, str) or not Path(output_dir).is_dir():
-        raise RequestError(f"output_dir must be an existing folder, got {output_dir!r}")
-    if any(Path(output_dir).iterdir()):
-        raise RequestError(f"output_dir {output_dir} is not empty")
-    if Path(output_dir).resolve() == Path(base_dir).resolve():
+    output_dir = empty_output_dir(request)
+    if output_dir.resolve() == Path(base_dir).resolve():
         raise RequestError("output_dir must differ from base_dir")
     if request.get("model") is not None and not isinstance(request["model"], str):
         raise RequestError("model must be a string (the --model argument of the direct export)")

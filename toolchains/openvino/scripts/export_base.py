@@ -37,7 +37,7 @@ import logging
 import time
 from pathlib import Path
 
-from phiforge_io import RequestError, run
+from phiforge_io import RequestError, empty_output_dir, run
 
 log = logging.getLogger("export_base")
 
@@ -52,11 +52,7 @@ def check_request(request: dict) -> None:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")
     if not isinstance(request.get("model"), str) or not request["model"]:
         raise RequestError("model must be a non-empty string (a model folder or a hub id)")
-    output_dir = request.get("output_dir")
-    if not isinstance(output_dir, str) or not Path(output_dir).is_dir():
-        raise RequestError(f"output_dir must be an existing folder, got {output_dir!r}")
-    if any(Path(output_dir).iterdir()):
-        raise RequestError(f"output_dir {output_dir} is not empty")
+    empty_output_dir(request)
     if not isinstance(request.get("trust_remote_code", False), bool):
         raise RequestError("trust_remote_code must be true or false")
 

@@ -61,7 +61,7 @@ from transformers import (  # noqa: E402
     PreTrainedTokenizerFast,
 )
 
-from phiforge_io import CheckFailed, RequestError, run, write_stable_json  # noqa: E402
+from phiforge_io import CheckFailed, RequestError, empty_output_dir, run, write_stable_json  # noqa: E402
 
 log = logging.getLogger("make_smollm2_phi3")
 
@@ -105,14 +105,7 @@ def checked_request(request: dict) -> dict:
         if not source.is_file():
             raise RequestError(f"'source' {source} does not exist or is not a file")
 
-    raw_dir = request.get("output_dir")
-    if not isinstance(raw_dir, str) or not Path(raw_dir).is_absolute():
-        raise RequestError(f"'output_dir' must be an absolute path, got {raw_dir!r}")
-    output_dir = Path(raw_dir)
-    if not output_dir.is_dir():
-        raise RequestError(f"'output_dir' {output_dir} does not exist or is not a directory")
-    if any(output_dir.iterdir()):
-        raise RequestError(f"'output_dir' {output_dir} is not empty")
+    output_dir = empty_output_dir(request)
 
     return {"source": source, "source_package": package, "output_dir": output_dir}
 

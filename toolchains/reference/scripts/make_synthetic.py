@@ -29,7 +29,7 @@ from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre
 from transformers import GenerationConfig, Phi3Config, Phi3ForCausalLM
 from transformers import __version__ as TRANSFORMERS_VERSION
 
-from phiforge_io import RequestError, run, write_stable_json
+from phiforge_io import RequestError, empty_output_dir, run, write_stable_json
 
 log = logging.getLogger("make_synthetic")
 
@@ -212,14 +212,7 @@ def checked_request(request: dict) -> dict:
     if not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**63:
         raise RequestError(f"'seed' must be an integer in [0, 2^63), got {seed!r}")
 
-    raw_dir = request.get("output_dir")
-    if not isinstance(raw_dir, str) or not Path(raw_dir).is_absolute():
-        raise RequestError(f"'output_dir' must be an absolute path, got {raw_dir!r}")
-    output_dir = Path(raw_dir)
-    if not output_dir.is_dir():
-        raise RequestError(f"'output_dir' {output_dir} does not exist or is not a directory")
-    if any(output_dir.iterdir()):
-        raise RequestError(f"'output_dir' {output_dir} is not empty")
+    output_dir = empty_output_dir(request)
 
     return {"preset": preset, "seed": seed, "output_dir": output_dir}
 

@@ -1,0 +1,129 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { MANIFEST_FILE, readManifest, type Manifest } from '../artifact/manifest.js';
+import { UsageError } from '../errors.js';
+import type { DeviceResult } from '../validate/contract.js';
+import { round, targetLabel } from '../validate/evaluate.js';
+import { readDeviceResults } from '../validate/results.js';
+
+// One row per artifact x device: the table `phiforge report`, the GitHub step summary and the model
+// card all show, built once here from each artifact's manifest and the device results beside it.
+
+export interface ArtifactRow {
+  artifact: string;
+  backend: string;
+  /** "int4 sym g128 r0.6", "fp16", "int4 sym block 64" */
+  quantization: string;
+  sizeBytes: number;
+  /** The device as the result names it, "NPU (emulated)" for an emulated one; absent when not validated. */
+  device?: string;
+  deviceClass?: string;
+  emulated: boolean;
+  structural: boolean;
+  status: 'passed' | 'failed' | 'skipped' | 'not validated';
+  similarity?: number;
+  matchTokens?: number;
+  perplexityRatio?: number;
+  ttftMs?: number;
+  /** TTFT per prompt length of the latency sweep. */
+  ttftByPromptTokens?: Record<number, number>;
+  tpotMs?: number;
+  tokensPerS?: number;
+  loadMs?: number;
+  peakRssMb?: number;
+  failedGates: string[];
+  measuredAt?: string;
+  host?: string;
+  /** Why a device was skipped or a run was structural. */
+  reason?: string;
+}
+
+export interface ArtifactDetails {
+  dir: string;
+  manifest: Manifest;
+  results: DeviceResult[];
+}
+
+/** Reads an artifact folder: its manifest (checked) and every device result beside it. A folder without a manifest is a usage error. */
+export async function readArtifact(dir: string): Promise<ArtifactDetails> {
+  if (!existsSync(path.join(dir, MANIFEST_FILE))) {
+    throw new UsageError(`${dir} is not an artifact: it has no ${MANIFEST_FILE}`, 'Give artifact folders made by phiforge build (dist/<name>).');
+  }
+  return { dir, manifest: await readManifest(dir), results: await readDeviceResults(dir) };
+}
+
+/** How the artifact's weights were quantized, in a few words. */
+export function quantizationSummary(manifest: Manifest): string {
+  const recipe = manifest.recipe.resolved as { quantization?: Record<string, unknown>; ort?: Record<string, unknown> };
+  const q = recipe.quantization ?? {};
+  const parts = [String(q.weight_format ?? '?')];
+  if (q.weight_format === 'int4' || q.weight_format === 'int8') parts.push(q.sym ? 'sym' : 'asym');
+  if (manifest.backend === 'ort-genai' && q.weight_format === 'int4') parts.push(`block ${recipe.ort?.block_size}`);
+  if (q.group_size !== undefined) parts.push(q.group_size === -1 ? 'channel-wise' : `g${q.group_size}`);
+  if (q.ratio !== undefined) parts.push(`r${q.ratio}`);
+  return parts.join(' ');
+}
+
+export function rowsOf(details: ArtifactDetails): ArtifactRow[] {
+  const { manifest } = details;
+  const base = {
+    artifact: manifest.name,
+    backend: manifest.backend,
+    quantization: quantizationSummary(manifest),
+    sizeBytes: manifest.files.reduce((sum, file) => sum + file.size, 0),
+  };
+  if (details.results.length === 0) return [{ ...base, status: 'not validated', emulated: false, structural: false, failedGates: [] }];
+  return details.results.map((result) => {
+    const { report } = result;
+    const figures = report.figures;
+    return {
+      ...base,
+      device: targetLabel(report),
+      deviceClass: result.device_class,
+      emulated: report.emulated,
+      structural: report.structural,
+      status: report.status,
+      similarity: report.agreement?.similarity_mean ?? undefined,
+      matchTokens: report.agreement?.match_tokens_mean,
+      perplexityRatio: report.perplexity?.ratio ?? undefined,
+      ttftMs: figures?.ttft_ms.median,
+      ttftByPromptTokens: figures?.sweep && Object.fromEntries(figures.sweep.map((point) => [point.prompt_tokens, point.ttft_ms.median])),
+      tpotMs: figures?.tpot_ms.median,
+      tokensPerS: figures?.tokens_per_s.median,
+      loadMs: figures?.load_ms,
+      peakRssMb: figures?.peak_rss_mb,
+      failedGates: report.gates.filter((gate) => !gate.passed).map((gate) => `${gate.gate}${gate.prompt_tokens ? `@${gate.prompt_tokens}` : ''}`),
+      measuredAt: result.measured_at,
+      host: result.host.name,
+      reason: report.reason,
+    };
+  });
+}
+
+const cell = (value: number | undefined, digits = 1) => (value === undefined ? '–' : String(round(Number(value.toFixed(digits + 2)))));
+const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+/** The rows as a GitHub-flavoured Markdown table (step summaries, model cards, `report --md`). */
+export function markdownTable(rows: ArtifactRow[]): string {
+  const header = ['artifact', 'backend', 'quantization', 'size', 'device', 'status', 'similarity', 'match tok', 'ppl ratio', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'peak MiB', 'failed gates', 'measured'];
+  const body = rows.map((row) => [
+    row.artifact,
+    row.backend,
+    row.quantization,
+    mib(row.sizeBytes),
+    row.device ?? '–',
+    row.status,
+    cell(row.similarity, 3),
+    cell(row.matchTokens),
+    cell(row.perplexityRatio, 3),
+    cell(row.ttftMs),
+    cell(row.tpotMs),
+    cell(row.tokensPerS),
+    cell(row.loadMs, 0),
+    cell(row.peakRssMb, 0),
+    row.failedGates.join(', ') || '–',
+    row.measuredAt ? `${row.measuredAt.slice(0, 16).replace('T', ' ')} on ${row.host}` : '–',
+  ]);
+  const escape = (text: string) => text.replace(/\|/g, '\\|');
+  return [header, header.map(() => '---'), ...body].map((line) => `| ${line.map(escape).join(' | ')} |`).join('\n');
+}

@@ -201,3 +201,66 @@ export class ArtifactMismatchError extends PhiforgeError {
     this.hint = 'Validate the files exactly as they were built: download the artifact again, or rebuild it with `phiforge build <recipe>`.';
   }
 }
+
+/** What a failed file operation means for the user, by the code the system gave. */
+const FILE_SYSTEM_HINTS: Record<string, string> = {
+  ENOSPC: 'The disk is full: free some space (phiforge cache gc removes what no build can reuse) or point --cache-dir / --out at a larger disk.',
+  EDQUOT: 'The disk quota is used up: free some space or point --cache-dir / --out elsewhere.',
+  EROFS: 'That file system is mounted read-only: point --cache-dir / --out at a writable folder.',
+  EACCES: 'This user may not write there: fix the permissions or choose another folder.',
+  EPERM: 'The operation is not permitted there: fix the permissions or choose another folder.',
+  ENOTDIR: 'A file stands where a folder is needed: move it away or choose another path.',
+  EISDIR: 'A folder stands where a file is needed: name a file instead.',
+  EEXIST: 'Something already exists there: remove it or choose another path.',
+  EMFILE: 'Too many open files: raise the limit (ulimit -n) and try again.',
+  ENOENT: 'A folder on the way does not exist (or was removed while phiforge ran): check the path.',
+};
+
+/** A file operation failed: where, what the system said, and what to do. */
+export class FileSystemError extends PhiforgeError {
+  readonly code = 'FILE_SYSTEM';
+  readonly exitCode: number = ExitCode.failed;
+  constructor(
+    readonly path: string,
+    readonly systemCode: string,
+    readonly operation: string,
+    hint?: string,
+  ) {
+    super(`cannot ${operation} ${path}: ${systemCode}`);
+    this.hint = hint ?? FILE_SYSTEM_HINTS[systemCode];
+  }
+
+  /** The typed form of a Node.js system error, or undefined for any other error. */
+  static from(error: unknown): FileSystemError | undefined {
+    const system = error as NodeJS.ErrnoException;
+    if (!(error instanceof Error) || typeof system.code !== 'string' || !(system.code in FILE_SYSTEM_HINTS)) return undefined;
+    const target = system.path ?? (system as { dest?: string }).dest ?? /'([^']+)'/.exec(system.message)?.[1] ?? '(unknown path)';
+    return new FileSystemError(target, system.code, system.syscall ?? 'use');
+  }
+}
+
+/** Not enough free disk for what is about to run: said before it starts, not in its wreckage. */
+export class InsufficientSpaceError extends PhiforgeError {
+  readonly code = 'INSUFFICIENT_SPACE';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly path: string,
+    readonly neededBytes: number,
+    readonly freeBytes: number,
+    readonly purpose: string,
+  ) {
+    super(`${purpose} needs about ${(neededBytes / 2 ** 30).toFixed(1)} GiB free at ${path}; ${(freeBytes / 2 ** 30).toFixed(1)} GiB is free`);
+    this.hint = 'Free some space (phiforge cache gc), or point --cache-dir at a larger disk. PHIFORGE_SKIP_SPACE_CHECK=1 skips this check if the estimate is wrong for you.';
+  }
+}
+
+/** The user (Ctrl-C) or the system (SIGTERM) asked phiforge to stop: 128 + the signal's number, as shells do. */
+export class InterruptedError extends PhiforgeError {
+  readonly code = 'INTERRUPTED';
+  readonly exitCode: number;
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM') {
+    super(`interrupted by ${signal}: running steps were stopped; nothing half-made was kept`);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+    this.hint = 'Run the same command again: it resumes from the steps that finished.';
+  }
+}

@@ -1,4 +1,4 @@
-import type { ModelShape } from '../backends/types.js';
+import type { ModelShape } from '../recipe/model-files.js';
 import type { Quantization } from '../recipe/schema.js';
 
 /** The config.json fields the estimate reads. */

@@ -1,7 +1,7 @@
-import { mkdirSync } from 'node:fs';
-import { readFile, statfs } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { execa } from 'execa';
+import { freeBytes } from '../exec/preflight.js';
 
 export interface SystemFacts {
   os: string;
@@ -19,8 +19,8 @@ const INTERESTING_FLAGS = ['avx2', 'avx512f', 'avx512_bf16', 'avx512_vnni', 'avx
 
 export async function systemFacts(cacheRoot: string, python: string): Promise<SystemFacts> {
   const flags: string[] = await readFile('/proc/cpuinfo', 'utf8').then((text) => /^flags\s*:\s*(.*)$/m.exec(text)?.[1].split(/\s+/) ?? [], () => []);
-  mkdirSync(cacheRoot, { recursive: true });
-  const disk = await statfs(cacheRoot).catch(() => undefined);
+  // doctor creates nothing: ask the nearest folder that exists.
+  const free = await freeBytes(cacheRoot);
   const probe = await execa(python, ['--version'], { reject: false });
   return {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
@@ -29,7 +29,7 @@ export async function systemFacts(cacheRoot: string, python: string): Promise<Sy
     cpuFlags: INTERESTING_FLAGS.filter((flag) => flags.includes(flag)),
     memoryBytes: os.totalmem(),
     freeMemoryBytes: os.freemem(),
-    cacheDiskFreeBytes: disk ? disk.bavail * disk.bsize : undefined,
+    cacheDiskFreeBytes: free,
     python: probe.exitCode === 0 ? probe.stdout.trim() || probe.stderr.trim() : undefined,
   };
 }

@@ -38,6 +38,7 @@ export async function publishArtifact(
   parts: ArtifactPart[],
   manifest: (files: FileDigest[]) => object,
   memo?: DigestMemo,
+  say?: (line: string) => void,
 ): Promise<Published> {
   const finalDir = path.join(outRoot, name);
   await mkdir(outRoot, { recursive: true });
@@ -76,7 +77,7 @@ export async function publishArtifact(
       await rm(staging, { recursive: true, force: true });
       throw error;
     }
-  });
+  }, say);
 }
 
 /** Whether `dir` already holds exactly `files`, as its manifest lists them and as they are on disk. */

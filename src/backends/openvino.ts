@@ -3,7 +3,8 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { BaseRecipe, Quantization, Target } from '../recipe/schema.js';
-import type { Backend, DeviceClass, ModelShape, ReportProblem } from './types.js';
+import type { ModelShape } from '../recipe/model-files.js';
+import type { Backend, DeviceClass, ReportProblem } from './types.js';
 
 // OpenVINO IR through optimum-intel and NNCF, run with OpenVINO GenAI: its devices, its recipe
 // rules (the guide's explicit INT4 options, the NPU's constraints), how optimum-cli is called, what
@@ -183,6 +184,13 @@ export const openVino: Backend = {
   checkRecipe(recipe, problem) {
     checkQuantization(recipe.quantization, problem);
     checkNpu(recipe, problem);
+    // A compiled NPU model takes prompts up to its MAX_PROMPT_LEN and no longer.
+    const { npu } = recipe as OpenVinoRecipe;
+    if (recipe.targets.some((target) => target.device === 'NPU')) {
+      (recipe.validate.prompt_tokens ?? []).forEach((length, index) => {
+        if (length > npu.max_prompt_len) problem(['validate', 'prompt_tokens', index], `a ${length}-token prompt is longer than the NPU model's max_prompt_len (${npu.max_prompt_len})`, `Raise npu.max_prompt_len to at least ${length}, or sweep shorter prompts.`);
+      });
+    }
   },
   checkAgainstModel(recipe, shape, problem) {
     checkGroupSize(recipe.quantization.group_size, ['quantization', 'group_size'], shape, problem, (divisors) => `Use -1 (channel-wise)${divisors.length ? ` or one of ${divisors.join(', ')}` : ''}.`);

@@ -1,3 +1,4 @@
+import type { ModelShape } from '../recipe/model-files.js';
 import type { BaseRecipe, RecipeSections, Target } from '../recipe/schema.js';
 import type { KeyPath } from '../yaml/located-yaml.js';
 
@@ -10,23 +11,6 @@ export type DeviceClass = (typeof DEVICE_CLASSES)[number];
 
 /** Records a problem with the recipe at a key; the caller turns them into a located InputError. */
 export type ReportProblem = (keyPath: KeyPath, message: string, hint?: string) => void;
-
-/** The config.json fields the backends' checks and estimates read (Phi-3 and Llama style names). */
-export interface ModelShape {
-  model_type?: string;
-  vocab_size?: number;
-  hidden_size?: number;
-  intermediate_size?: number;
-  num_hidden_layers?: number;
-  num_attention_heads?: number;
-  num_key_value_heads?: number;
-  max_position_embeddings?: number;
-  original_max_position_embeddings?: number;
-  tie_word_embeddings?: boolean;
-  partial_rotary_factor?: number;
-  torch_dtype?: string;
-  dtype?: string;
-}
 
 /** One target as the backend's runner script receives it in its request. */
 export interface RunnerTarget {

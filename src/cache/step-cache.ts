@@ -5,6 +5,7 @@ import { cachePath, type Context } from '../context.js';
 import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, type FileDigest } from './digest.js';
 import { DigestMemo } from './digest-memo.js';
 import { withLock } from './lock.js';
+import { OutputCheckError } from '../errors.js';
 
 /** Everything that decides a step's output; its canonical JSON hashes to the step's cache key. */
 export interface StepKeyInputs {
@@ -86,22 +87,40 @@ export async function getOrProduce(
       return { entry: existing.entry, outDir: path.join(dir, 'out'), reused: true };
     }
   }
-  return withLock(context.cacheRoot, `step-${key}`, async () => {
-    const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, memo);
-    if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
-    if (again.problem && existsSync(dir)) options.onDiscard?.(again.problem);
-    await rm(dir, { recursive: true, force: true });
-    const workDir = stepWorkDir(context, key);
-    await rm(workDir, { recursive: true, force: true });
-    await mkdir(path.join(workDir, 'out'), { recursive: true });
-    const made = await produce(workDir);
-    const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
-    await writeFile(path.join(workDir, 'entry.json'), JSON.stringify(entry, null, 1));
-    await mkdir(path.dirname(dir), { recursive: true });
-    await rename(workDir, dir);
-    await writeFile(path.join(dir, COMMITTED), '');
-    return { entry, outDir: path.join(dir, 'out'), reused: false };
-  });
+  return withLock(
+    context.cacheRoot,
+    `step-${key}`,
+    async () => {
+      const again = options.force ? { problem: 'rebuild forced' } : await readValidEntry(dir, memo);
+      if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
+      if (again.problem && existsSync(dir) && !options.force) options.onDiscard?.(again.problem);
+      const workDir = stepWorkDir(context, key);
+      await rm(workDir, { recursive: true, force: true });
+      await mkdir(path.join(workDir, 'out'), { recursive: true });
+      let made: Omit<StepEntry, 'key' | 'files'>;
+      try {
+        made = await produce(workDir);
+      } catch (error) {
+        // The log stays in cache/logs; a half-made output is of no use. An output that ran but failed
+        // its check stays for inspection (the error names it) until the next run or `cache gc`.
+        if (!(error instanceof OutputCheckError)) await rm(workDir, { recursive: true, force: true });
+        throw error;
+      }
+      const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
+      const entryText = JSON.stringify(entry, null, 1);
+      await writeFile(path.join(workDir, 'entry.json'), entryText);
+      // Only now does an earlier entry make way (a failed --force keeps it).
+      const previous = `${workDir}.old-${process.pid}`;
+      if (existsSync(dir)) await rename(dir, previous);
+      await mkdir(path.dirname(dir), { recursive: true });
+      await rename(workDir, dir);
+      // The marker names entry.json's digest: an entry whose file list was edited is not trusted.
+      await writeFile(path.join(dir, COMMITTED), sha256(entryText));
+      await rm(previous, { recursive: true, force: true });
+      return { entry, outDir: path.join(dir, 'out'), reused: false };
+    },
+    context.say,
+  );
 }
 
 /**
@@ -109,10 +128,13 @@ export async function getOrProduce(
  * a memo, files stat() shows unchanged are not read again; without one (`cache verify`) every byte is.
  */
 export async function readValidEntry(dir: string, memo?: DigestMemo): Promise<{ entry?: StepEntry; problem?: string }> {
-  if (!existsSync(path.join(dir, COMMITTED))) return { problem: 'entry was never completed' };
+  const marker = await readFile(path.join(dir, COMMITTED), 'utf8').catch(() => undefined);
+  if (marker === undefined) return { problem: 'entry was never completed' };
   let entry: StepEntry;
   try {
-    entry = JSON.parse(await readFile(path.join(dir, 'entry.json'), 'utf8')) as StepEntry;
+    const text = await readFile(path.join(dir, 'entry.json'), 'utf8');
+    if (sha256(text) !== marker.trim()) return { problem: 'entry.json is not the one its commit marker names (edited, or made by an older phiforge)' };
+    entry = JSON.parse(text) as StepEntry;
   } catch {
     return { problem: 'entry.json is unreadable' };
   }

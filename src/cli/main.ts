@@ -1,7 +1,9 @@
 import path from 'node:path';
 import yargs, { type Argv } from 'yargs';
+import { ensureWritableFile, ensureWritableFolder } from '../exec/preflight.js';
 import type { Context } from '../context.js';
-import { UsageError } from '../errors.js';
+import { InterruptedError, UsageError } from '../errors.js';
+import { interruptAll } from '../exec/command.js';
 import type { Arguments } from './arguments.js';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, type CommandDeclaration } from './options.js';
 import { reportError } from './report-error.js';
@@ -77,18 +79,58 @@ export function buildParser(argv: string[], dispatch: Dispatch): Argv {
     .version();
 }
 
+/** How long unwinding may take after Ctrl-C or SIGTERM before phiforge exits regardless. */
+const STOP_DEADLINE_MS = 1500;
+
+/**
+ * Ctrl-C and SIGTERM stop running commands (their children are ended), release locks and exit with
+ * 130 / 143 and one line, within a couple of seconds. A second Ctrl-C exits at once.
+ */
+function onInterrupt(io: Io, wantsJson: boolean): () => void {
+  let interrupted = false;
+  let finished = false;
+  const handler = (signal: 'SIGINT' | 'SIGTERM') => {
+    const error = new InterruptedError(signal);
+    if (interrupted) process.exit(error.exitCode);
+    interrupted = true;
+    io.stderr(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping running steps...\n`);
+    interruptAll(signal);
+    // Normally the work unwinds (children end, locks are released) and main reports the error; if not, exit anyway.
+    setTimeout(() => {
+      if (finished) return;
+      reportError(error, { json: wantsJson, verbose: false }, io);
+      process.exit(error.exitCode);
+    }, STOP_DEADLINE_MS).unref();
+  };
+  const sigint = () => handler('SIGINT');
+  const sigterm = () => handler('SIGTERM');
+  process.on('SIGINT', sigint);
+  process.on('SIGTERM', sigterm);
+  return () => {
+    finished = true;
+    process.off('SIGINT', sigint);
+    process.off('SIGTERM', sigterm);
+  };
+}
+
 /** Parses and runs one command line; returns the exit code. Every error is turned into output here. */
 export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number> {
   const wantsJson = argv.includes('--json');
   const verbose = argv.includes('--verbose');
+  const stopHandling = onInterrupt(io, wantsJson);
   let exitCode = 0;
   try {
     await buildParser(argv, async (declaration, trail, args) => {
+      // Where results will go is checked before any work starts.
+      for (const option of declaration.writes ?? []) await ensureWritableFolder(path.resolve(String(args[option])), `--${option}`);
+      if (typeof args.junit === 'string') await ensureWritableFile(args.junit, '--junit');
       const module = await declaration.load!();
       exitCode = await module.run(contextFrom(args, io), args, trail);
     }).parseAsync();
     return exitCode;
   } catch (error) {
     return reportError(error, { json: wantsJson, verbose }, io);
+  } finally {
+    stopHandling();
   }
 }

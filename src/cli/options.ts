@@ -46,6 +46,8 @@ export interface CommandDeclaration {
   describe: string;
   positionals?: Record<string, { describe: string; array?: boolean; optional?: boolean }>;
   options?: OptionName[];
+  /** The folders it writes into: checked before it starts (a read-only --cache-dir fails in milliseconds, not after a build). */
+  writes?: Array<'cache-dir' | 'out'>;
   /** The module in commands/ that runs it, loaded only when the command is used. */
   load?: () => Promise<CommandModule>;
   subcommands?: CommandDeclaration[];
@@ -57,6 +59,7 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Build the artifacts of one or more recipes, then validate them',
     positionals: { recipe: { describe: 'Recipe files', array: true } },
     options: ['model', 'name', 'force', 'validate', 'jobs', 'require-device', 'device', 'junit'],
+    writes: ['cache-dir', 'out'],
     load: () => import('./commands/build.js'),
   },
   {
@@ -64,6 +67,7 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Validate artifact folders as they are (digests, then a run on each target device), or build and validate recipes',
     positionals: { target: { describe: 'Artifact folders (dist/<name>) or recipe files', array: true } },
     options: ['model', 'require-device', 'device', 'junit'],
+    writes: ['cache-dir'],
     load: () => import('./commands/validate.js'),
   },
   {
@@ -78,6 +82,7 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Rebuild artifacts from their manifests in a fresh cache and compare every file digest',
     positionals: { artifact: { describe: 'Artifact folders (dist/<name>)', array: true } },
     options: ['keep'],
+    writes: ['cache-dir'],
     load: () => import('./commands/verify.js'),
   },
   {
@@ -85,7 +90,7 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Inspect and prune the cache',
     subcommands: [
       { command: 'ls', describe: 'List step outputs and venvs with their sizes', load: () => import('./commands/cache.js') },
-      { command: 'gc', describe: 'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs', options: ['older-than'], load: () => import('./commands/cache.js') },
+      { command: 'gc', describe: 'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs', options: ['older-than'], writes: ['cache-dir'], load: () => import('./commands/cache.js') },
       { command: 'verify', describe: 'Re-read every cached step output against its sha256 and remove damaged ones (builds only re-read files whose size or mtime changed)', load: () => import('./commands/cache.js') },
       { command: 'clean', describe: 'Remove step outputs and logs (with --all, venvs too)', options: ['all'], load: () => import('./commands/cache.js') },
     ],
@@ -102,7 +107,7 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Manage the Python toolchains',
     subcommands: [
       { command: 'list [name]', describe: 'Show toolchains and the state of their venvs', positionals: { name: { describe: 'A toolchain', optional: true } }, load: () => import('./commands/toolchain.js') },
-      { command: 'install [name]', describe: 'Create (or repair) toolchain venvs', positionals: { name: { describe: 'A toolchain', optional: true } }, load: () => import('./commands/toolchain.js') },
+      { command: 'install [name]', describe: 'Create (or repair) toolchain venvs', positionals: { name: { describe: 'A toolchain', optional: true } }, writes: ['cache-dir'], load: () => import('./commands/toolchain.js') },
       { command: 'lock <name>', describe: 'Resolve requirements.in into a hash-pinned requirements.lock', positionals: { name: { describe: 'A toolchain' } }, load: () => import('./commands/toolchain.js') },
     ],
   },

@@ -1,4 +1,4 @@
-import { ExitCode, InputError, PhiforgeError, StepFailedError } from '../errors.js';
+import { ExitCode, FileSystemError, InputError, PhiforgeError, StepFailedError } from '../errors.js';
 
 interface ErrorIo {
   stdout: (text: string) => void;
@@ -12,7 +12,8 @@ const PROCESS_IO: ErrorIo = { stdout: (text) => process.stdout.write(text), stde
  * a JSON object on stdout with --json, and the exit code of the error's kind.
  */
 export function reportError(error: unknown, options: { json: boolean; verbose: boolean }, io: ErrorIo = PROCESS_IO): number {
-  const known = error instanceof PhiforgeError ? error : undefined;
+  // A failed file operation (disk full, read-only, permissions) is the user's to fix, not a bug.
+  const known = error instanceof PhiforgeError ? error : FileSystemError.from(error);
   if (options.json) {
     const body = known ? known.toJSON() : { code: 'INTERNAL', message: String((error as Error)?.message ?? error) };
     io.stdout(`${JSON.stringify({ ok: false, error: body }, null, 2)}\n`);
@@ -25,6 +26,8 @@ export function reportError(error: unknown, options: { json: boolean; verbose: b
 /** The words a person sees for an error: what, where, and a hint. */
 export function describeError(error: unknown): string {
   if (error instanceof PhiforgeError) return describe(error);
+  const fileSystem = FileSystemError.from(error);
+  if (fileSystem) return describe(fileSystem);
   return `internal error: ${(error as Error)?.message ?? String(error)}\n  hint: this is a bug in phiforge; rerun with --verbose and report it.`;
 }
 

@@ -49,6 +49,7 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
     [artifactStep, ...(referenceStep ? [referenceStep] : [])].map((output) => ({ dir: output.dir, files: output.files })),
     (files) => buildManifest(plan, outputs, toolchains, files),
     DigestMemo.of(context.cacheRoot),
+    context.say,
   );
   return { recipe: name, artifactDir: published.dir, replaced: published.replaced, steps: outputs };
 }
@@ -72,6 +73,8 @@ async function runSteps(context: Context, plan: Plan, options: ExecuteOptions) {
     {
       concurrent: false,
       exitOnError: true,
+      // phiforge handles Ctrl-C itself (src/cli/main.ts): listr2's handler would exit 127 and leave locks behind.
+      registerSignalListeners: false,
       renderer: simple ? 'simple' : 'default',
       fallbackRenderer: 'simple',
       rendererOptions: { collapseErrors: false, showErrorMessage: false, logger: stderrLogger() },

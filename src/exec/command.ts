@@ -2,7 +2,21 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
-import { StepFailedError } from '../errors.js';
+import { FileSystemError, InterruptedError, StepFailedError } from '../errors.js';
+
+/** Stops every command this process runs (Ctrl-C, SIGTERM): their children are ended, and waiting work unwinds. */
+const interruption = new AbortController();
+let interruptedBy: 'SIGINT' | 'SIGTERM' | undefined;
+
+export function interruptAll(signal: 'SIGINT' | 'SIGTERM'): void {
+  interruptedBy ??= signal;
+  interruption.abort();
+}
+
+/** Throws when the process was asked to stop: long waits (locks, loops) call it to unwind promptly. */
+export function throwIfInterrupted(): void {
+  if (interruptedBy) throw new InterruptedError(interruptedBy);
+}
 
 export interface CommandSpec {
   /** Program and arguments; never a shell string. */
@@ -26,8 +40,12 @@ const STDERR_TAIL_LINES = 40;
  * and turns any failure into a StepFailedError that says how to reproduce it.
  */
 export async function runCommand(step: string, spec: CommandSpec, logPath: string, options: { echo?: boolean; signal?: AbortSignal } = {}): Promise<CommandResult> {
+  throwIfInterrupted();
   await mkdir(path.dirname(logPath), { recursive: true });
   const log = createWriteStream(logPath, { flags: 'a' });
+  // A full disk fails the log's writes: remember it and report it typed once the command is done.
+  let logError: Error | undefined;
+  log.on('error', (error) => (logError ??= error));
   log.write(`$ ${formatCommandLine(spec)}\n`);
   const stderrTail: string[] = [];
   const oomKillsBefore = await readOomKillCount();
@@ -39,7 +57,9 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
     reject: false,
     stdin: 'ignore',
     buffer: false,
-    cancelSignal: options.signal,
+    cancelSignal: options.signal ? AbortSignal.any([options.signal, interruption.signal]) : interruption.signal,
+    // A converter asked to stop gets a moment to exit cleanly, then is killed.
+    forceKillAfterDelay: 1500,
   });
   child.stdout?.on('data', (chunk: Buffer) => {
     log.write(chunk);
@@ -57,7 +77,9 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
   const result = await child;
   const durationMs = performance.now() - started;
   if (partial) stderrTail.push(partial);
-  await new Promise<void>((resolve) => log.end(resolve));
+  await new Promise<void>((resolve) => (log.destroyed ? resolve() : log.end(resolve)));
+  throwIfInterrupted();
+  if (logError) throw FileSystemError.from(logError) ?? logError;
   if (result.exitCode === 0 && !result.signal) return { durationMs, exitCode: 0 };
 
   if (result.failed && result.exitCode === undefined && !result.signal) {

@@ -23,7 +23,7 @@ const ModelSchema = z
       .string()
       .regex(HUB_ID, 'expected a Hugging Face model id like "microsoft/Phi-3-mini-4k-instruct"')
       .optional()
-      .meta({ description: 'Hugging Face model id, downloaded into the standard HF cache.' }),
+      .meta({ description: 'Hugging Face model id, downloaded into the standard HF cache.', hint: 'owner/name, as on the model page, with revision: <commit>.' }),
     revision: z
       .string()
       .min(1)
@@ -52,6 +52,7 @@ const ModelSchema = z
           sources.length === 0
             ? 'the model needs exactly one source: id (hub), path (local folder) or synthetic (generated)'
             : `give only one model source, not ${sources.join(' and ')}`,
+        params: { hint: sources.length === 0 ? 'Add id: owner/name with revision:, path: ./folder, or synthetic: phi3-mini-tiny (made here, no hub).' : `Keep one of ${sources.join(', ')} and remove the other.` },
       });
     }
     if (model.id !== undefined && model.revision === undefined) {
@@ -100,7 +101,7 @@ const QuantizationSchema = z
     }),
   });
 
-const positive = (description: string) => z.number().positive().optional().meta({ description });
+const positive = (description: string) => z.number().positive().optional().meta({ description, hint: 'A number greater than 0.' });
 
 /** A prompt length of the latency sweep, as a mapping key: "1024". */
 const PROMPT_LENGTH_KEY = /^[1-9]\d*$/;
@@ -116,7 +117,7 @@ const GatesSchema = z
       }),
     tpot_ms_max: positive('Largest acceptable median time per output token, ms.'),
     tokens_per_s_min: positive('Smallest acceptable median decode throughput, tokens/s.'),
-    similarity_min: z.number().min(0).max(1).optional().meta({ description: 'Smallest acceptable mean answer similarity to the source model (0..1).' }),
+    similarity_min: z.number().min(0).max(1).optional().meta({ description: 'Smallest acceptable mean answer similarity to the source model (0..1).', hint: 'A number from 0 to 1, e.g. 0.9.' }),
     match_tokens_min: z.number().min(0).optional().meta({ description: 'Smallest acceptable mean count of tokens equal to the source model before the first divergence.' }),
     peak_rss_mb_max: positive('Largest acceptable peak resident memory of the runner, MiB.'),
     perplexity_ratio_max: z.number().min(1).optional().meta({
@@ -142,7 +143,7 @@ function targetSchema(devices: KnownDevices) {
   return z.strictObject({
     device: z
       .string()
-      .refine(devices.accepts, `expected a device phiforge knows: ${devices.hint}`)
+      .refine(devices.accepts, 'not a device phiforge knows')
       .meta({ description: `Device the artifact must run on. ${devices.hint}`, hint: devices.hint }),
     runtime: z
       .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
@@ -152,7 +153,10 @@ function targetSchema(devices: KnownDevices) {
   });
 }
 
-const MessageSchema = z.strictObject({ role: z.enum(['system', 'user', 'assistant']), content: z.string() });
+const MessageSchema = z.strictObject({
+  role: z.enum(['system', 'user', 'assistant']).meta({ hint: 'One of system, user, assistant.' }),
+  content: z.string(),
+});
 
 const ExpectSchema = z.strictObject({
   not_empty: z.boolean().optional().meta({ description: 'The answer has at least one visible character.' }),
@@ -287,7 +291,37 @@ export type RecipeSections = Record<string, z.ZodType>;
 export function recipeSchema<S extends RecipeSections>(sections: S, devices: KnownDevices) {
   return z
     .strictObject({ ...recipeFields(devices), ...sections })
+    .superRefine((recipe, ctx) => checkGatesAgainstValidation(recipe as unknown as BaseRecipe, ctx))
     .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets, validation.', hint: 'A recipe is a mapping with name, model, pipeline, quantization and targets.' });
+}
+
+/** Gates that name what validation does not measure would fail with "not measured" only after a whole build. */
+function checkGatesAgainstValidation(recipe: Pick<BaseRecipe, 'targets' | 'validate'>, ctx: z.RefinementCtx): void {
+  const lengths = new Set(recipe.validate.prompt_tokens ?? []);
+  recipe.targets.forEach((target, index) => {
+    const ttft = target.gates?.ttft_ms_max;
+    if (ttft !== undefined && typeof ttft === 'object') {
+      for (const length of Object.keys(ttft)) {
+        if (!lengths.has(Number(length))) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['targets', index, 'gates', 'ttft_ms_max', length],
+            message: `a TTFT gate at ${length} prompt tokens, but validate.prompt_tokens does not measure that length`,
+            params: { hint: `Add ${length} to validate.prompt_tokens${lengths.size ? ` (now ${[...lengths].join(', ')})` : ''}, or gate one of its lengths.` },
+          });
+        }
+      }
+    }
+    const agreement = target.gates?.emulated_agreement_min;
+    if (agreement !== undefined && agreement > recipe.validate.prompts.length) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['targets', index, 'gates', 'emulated_agreement_min'],
+        message: `${agreement} prompts must agree, but validate.prompts has ${recipe.validate.prompts.length}`,
+        params: { hint: `At most ${recipe.validate.prompts.length}; leave the gate out to require every prompt.` },
+      });
+    }
+  });
 }
 
 /** A recipe as every backend sees it; each backend adds its own section's type. */

@@ -3,9 +3,9 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
 import { DigestMemo } from '../cache/digest-memo.js';
-import type { ModelShape } from '../backends/types.js';
 import { InputError, type InputProblem } from '../errors.js';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
+import { checkSafetensors, ModelFileProblem, PRESET_SHAPES, readModelShape, type ModelShape } from '../recipe/model-files.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
@@ -28,8 +28,25 @@ export const modelSource: StepKind = {
   },
 };
 
-async function readShape(modelDir: string): Promise<ModelShape> {
-  return JSON.parse(await readFile(path.join(modelDir, 'config.json'), 'utf8')) as ModelShape;
+/** The model key a located problem with the model's files points at: the source the recipe (or --model) named. */
+function modelKey(input: PlanInput): string[] {
+  const { model } = input.recipe.recipe;
+  return ['model', model.synthetic ? 'synthetic' : model.path ? 'path' : 'id'];
+}
+
+/** config.json of a model folder; a missing or broken one is a located input error, not a stack trace. */
+async function readShape(input: PlanInput, modelDir: string): Promise<ModelShape> {
+  return asInputProblem(input, () => readModelShape(modelDir));
+}
+
+async function asInputProblem<T>(input: PlanInput, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    if (!(error instanceof ModelFileProblem)) throw error;
+    const { source, modelOverride } = input.recipe;
+    throw new InputError(source.file, [source.problemAt(modelKey(input), `${modelOverride ? `--model ${modelOverride}: ` : ''}${error.message}`, error.hint)]);
+  }
 }
 
 /**
@@ -44,7 +61,7 @@ function checkRecipeAgainstModel(input: PlanInput, shape: ModelShape): void {
 }
 
 function checkAgainstRecipe(input: PlanInput) {
-  return async (output: StepOutput) => checkRecipeAgainstModel(input, await readShape(output.dir));
+  return async (output: StepOutput) => checkRecipeAgainstModel(input, await readShape(input, output.dir));
 }
 
 /**
@@ -75,6 +92,8 @@ function presetRecipe(preset: string, outDir: string): { script: string; summary
 }
 
 async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedStep> {
+  // The preset's shape is known before it is generated: a recipe that cannot fit it fails now, not after a venv install.
+  checkRecipeAgainstModel(input, PRESET_SHAPES[preset]);
   const made = presetRecipe(preset, '');
   const script = toolchainScript(input.toolchain!, made.script);
   const env = { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' };
@@ -91,7 +110,7 @@ async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedS
       facts: async (outDir, workDir) => {
         const result = JSON.parse(await readFile(path.join(workDir, 'result.json'), 'utf8')) as { equivalence?: { prompts: number; identical: number; max_abs_logit_diff: number } };
         const equivalence = result.equivalence && { prompts: result.equivalence.prompts, identical: result.equivalence.identical, max_abs_logit_diff: result.equivalence.max_abs_logit_diff };
-        return { source: 'synthetic', ...made.params, config: await readShape(outDir), ...(equivalence ? { equivalence_with_original: equivalence } : {}) };
+        return { source: 'synthetic', ...made.params, config: await readShape(input, outDir), ...(equivalence ? { equivalence_with_original: equivalence } : {}) };
       },
     },
     { afterOutput: checkAgainstRecipe(input) },
@@ -100,9 +119,10 @@ async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedS
 
 async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep> {
   // The folder's content is the model's identity: the same files anywhere give the same key.
+  checkRecipeAgainstModel(input, await readShape(input, folder));
+  await asInputProblem(input, () => checkSafetensors(folder));
   const files = await digestFolder(folder, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
   const key = sha256(canonicalJson(files));
-  checkRecipeAgainstModel(input, await readShape(folder));
   return {
     id: input.definition.id,
     kind: input.definition.uses,
@@ -130,8 +150,9 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
         const started = performance.now();
         const alreadyThere = existsSync(path.join(dir, 'config.json'));
         // Check the recipe against config.json before fetching gigabytes of weights.
-        checkRecipeAgainstModel(input, await readShape(path.dirname(await downloadConfig(id, commit))));
+        checkRecipeAgainstModel(input, await readShape(input, path.dirname(await downloadConfig(id, commit))));
         const snapshot = await downloadSnapshot(id, commit, revision);
+        await asInputProblem(input, () => checkSafetensors(snapshot));
         const files = await digestFolder(snapshot, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
         if (!files.some((file) => WEIGHTS.test(file.path))) {
           // An offline build finds only what an earlier, interrupted one left: config.json without weights.

@@ -14,6 +14,7 @@ const ToolchainFileSchema = z.strictObject({
   exclude: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock although a dependency declares them.' }),
   drop: z.array(z.string()).default([]).meta({ hint: 'Distributions to leave out of the lock together with everything only they need.' }),
   requires: z.enum(['nvidia-driver']).optional().meta({ hint: 'What the machine needs for this toolchain to be of use.' }),
+  install_mb: z.number().int().positive().meta({ hint: 'About how much disk the installed venv takes, in MiB: checked against free space before installing.' }),
 });
 
 /** Whether the machine has what a toolchain `requires:`; undefined when it does, else why not. */
@@ -34,6 +35,8 @@ export interface Toolchain {
   /** Declared dependencies left out with their whole dependency tree (a package used without its framework). */
   drop: string[];
   requires?: 'nvidia-driver';
+  /** About how much disk the venv takes once installed. */
+  install_mb: number;
   /** Top-level exact pins from requirements.in: the health check compares them with what is installed. */
   pins: Record<string, string>;
   requirementsFile: string;

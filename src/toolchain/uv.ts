@@ -34,5 +34,5 @@ export async function findUv(context: Context): Promise<string | undefined> {
       context.say(`could not install uv (see ${log}); using venv + pip instead`);
       return undefined;
     }
-  });
+  }, context.say);
 }

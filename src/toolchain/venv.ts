@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
 import { ToolchainError } from '../errors.js';
 import { runCommand } from '../exec/command.js';
+import { ensureFreeSpace } from '../exec/preflight.js';
 import { withLock } from '../cache/lock.js';
 import { z } from 'zod';
 import { runJsonScript } from './script.js';
@@ -40,57 +41,79 @@ interface HealthRecord {
 }
 
 const HEALTH_FILE = 'phiforge-health.json';
+/** Every installed file with its size and mtime, taken when the venv passed its health check. */
+const INVENTORY_FILE = 'phiforge-files.json';
+
+/** Venvs this process has checked: a build runs many steps in one venv; one look is enough. */
+const checkedThisRun = new Map<string, ReadyVenv>();
 
 /** Returns the toolchain's venv, creating or rebuilding it when it is missing or fails its checks. */
 export async function ensureVenv(context: Context, toolchain: Toolchain): Promise<ReadyVenv> {
   const dir = venvDir(context, toolchain);
-  const trusted = await readTrustedVenv(dir, toolchain);
-  if (trusted) return trusted;
-  return withLock(context.cacheRoot, `venv-${path.basename(dir)}`, async () => {
-    const again = await readTrustedVenv(dir, toolchain);
-    if (again) return again;
-    await createVenv(context, toolchain, dir);
-    const ready = await readTrustedVenv(dir, toolchain);
-    if (!ready) throw new ToolchainError(toolchain.name, `venv at ${dir} failed its check right after creation`);
-    return ready;
-  });
+  const trusted = checkedThisRun.get(dir) ?? (await readTrustedVenv(dir, toolchain)).venv;
+  if (trusted) return remember(trusted);
+  return withLock(
+    context.cacheRoot,
+    `venv-${path.basename(dir)}`,
+    async () => {
+      const again = await readTrustedVenv(dir, toolchain);
+      if (again.venv) return remember(again.venv);
+      if (existsSync(dir)) context.say(`toolchain ${toolchain.name}: ${again.problem}; rebuilding the venv`);
+      await createVenv(context, toolchain, dir);
+      const ready = await readTrustedVenv(dir, toolchain);
+      if (!ready.venv) throw new ToolchainError(toolchain.name, `the venv at ${dir} failed its check right after creation: ${ready.problem}`, 'Run `phiforge toolchain install` with --verbose and read its log.');
+      return remember(ready.venv);
+    },
+    context.say,
+  );
+}
+
+function remember(venv: ReadyVenv): ReadyVenv {
+  checkedThisRun.set(venv.dir, venv);
+  return venv;
 }
 
 /** The venv's state without creating anything: for `toolchain list` and `doctor`. */
-export async function inspectVenv(context: Context, toolchain: Toolchain): Promise<{ dir: string; state: 'ready' | 'missing' | 'broken' | 'unlocked' }> {
+export async function inspectVenv(context: Context, toolchain: Toolchain): Promise<{ dir: string; state: 'ready' | 'missing' | 'broken' | 'unlocked'; problem?: string }> {
   if (!toolchain.lockDigest) return { dir: '', state: 'unlocked' };
   const dir = venvDir(context, toolchain);
   if (!existsSync(dir)) return { dir, state: 'missing' };
-  return { dir, state: (await readTrustedVenv(dir, toolchain)) ? 'ready' : 'broken' };
+  const { venv, problem } = await readTrustedVenv(dir, toolchain);
+  return venv ? { dir, state: 'ready' } : { dir, state: 'broken', problem };
 }
 
 /**
- * Trusts a venv only if its health record matches the current lock and every pinned distribution's
- * metadata is still on disk at the pinned version. This costs no Python start, so no-op builds stay fast;
- * the full import check ran when the venv was made.
+ * Trusts a venv only if its health record matches the current lock, every pinned distribution's
+ * metadata is on disk at the pinned version, and every file installed then still has its size and
+ * mtime (as git and the digest memo judge files). This costs no Python start; the full import check
+ * ran when the venv was made, and a damaged venv is rebuilt before a step uses it.
  */
-async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<ReadyVenv | undefined> {
+async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<{ venv?: ReadyVenv; problem?: string }> {
   const python = path.join(dir, 'bin', 'python');
   let record: HealthRecord;
   try {
     record = JSON.parse(await readFile(path.join(dir, HEALTH_FILE), 'utf8')) as HealthRecord;
   } catch {
-    return undefined;
+    return { problem: 'it has no health record (its creation did not finish)' };
   }
-  if (record.lockDigest !== toolchain.lockDigest || !record.bytecode || !existsSync(python)) return undefined;
+  if (record.lockDigest !== toolchain.lockDigest) return { problem: 'it was installed from another lock' };
+  if (!record.bytecode) return { problem: 'it was made without compiled bytecode' };
+  if (!existsSync(python)) return { problem: `${python} is missing` };
   const sitePackages = path.join(dir, 'lib', `python${record.pythonVersion.split('.').slice(0, 2).join('.')}`, 'site-packages');
   let distInfos: Set<string>;
   try {
     distInfos = new Set((await readdir(sitePackages)).filter((name) => name.endsWith('.dist-info')).map((name) => name.toLowerCase()));
   } catch {
-    return undefined;
+    return { problem: `${sitePackages} is missing` };
   }
   for (const [name, version] of Object.entries(toolchain.pins)) {
     const prefix = `${name.toLowerCase().replace(/[-.]/g, '_')}-${version}`;
     const present = [...distInfos].some((info) => info === `${prefix}.dist-info` || info.startsWith(`${prefix}+`));
-    if (!present) return undefined;
+    if (!present) return { problem: `${name} ${version} is not installed` };
   }
-  return {
+  const damaged = await changedFiles(dir);
+  if (damaged.length > 0) return { problem: `${damaged.length} installed file(s) changed or missing (${damaged.slice(0, 3).join(', ')}${damaged.length > 3 ? ', ...' : ''})` };
+  return { venv: {
     toolchain,
     dir,
     python,
@@ -98,7 +121,51 @@ async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<Ready
     pythonVersion: record.pythonVersion,
     installed: record.installed,
     env: { VIRTUAL_ENV: dir, PATH: `${path.join(dir, 'bin')}${path.delimiter}${process.env.PATH ?? ''}` },
-  };
+  } };
+}
+
+type InventoryEntry = [path: string, size: number, mtimeMs: number];
+
+/** Every regular file of the venv but bytecode caches and phiforge's own records, with size and mtime. */
+async function takeInventory(dir: string): Promise<InventoryEntry[]> {
+  const entries: InventoryEntry[] = [];
+  async function walk(relative: string): Promise<void> {
+    const children = await readdir(path.join(dir, relative), { withFileTypes: true });
+    await Promise.all(
+      children.map(async (child) => {
+        const childPath = relative ? `${relative}/${child.name}` : child.name;
+        if (child.isDirectory()) {
+          if (child.name !== '__pycache__') await walk(childPath);
+        } else if (child.isFile() && !childPath.startsWith('phiforge-')) {
+          const info = await stat(path.join(dir, childPath));
+          entries.push([childPath, info.size, Math.trunc(info.mtimeMs)]);
+        }
+      }),
+    );
+  }
+  await walk('');
+  return entries.sort((a, b) => (a[0] < b[0] ? -1 : 1));
+}
+
+/** Installed files whose size or mtime differ from the inventory, or that are gone; a venv without an inventory counts as damaged. */
+async function changedFiles(dir: string): Promise<string[]> {
+  let inventory: InventoryEntry[];
+  try {
+    inventory = JSON.parse(await readFile(path.join(dir, INVENTORY_FILE), 'utf8')) as InventoryEntry[];
+  } catch {
+    return [INVENTORY_FILE];
+  }
+  const changed: string[] = [];
+  // In batches: a venv with torch holds ~35,000 files, and one stat each is the whole cost.
+  for (let start = 0; start < inventory.length; start += 2048) {
+    await Promise.all(
+      inventory.slice(start, start + 2048).map(async ([file, size, mtimeMs]) => {
+        const info = await stat(path.join(dir, file)).catch(() => undefined);
+        if (!info || info.size !== size || Math.trunc(info.mtimeMs) !== mtimeMs) changed.push(file);
+      }),
+    );
+  }
+  return changed.sort();
 }
 
 async function createVenv(context: Context, toolchain: Toolchain, dir: string): Promise<void> {
@@ -107,6 +174,8 @@ async function createVenv(context: Context, toolchain: Toolchain, dir: string): 
   const log = cachePath(context, 'logs', 'toolchains', `${path.basename(dir)}.log`);
   await rm(dir, { recursive: true, force: true });
   await rm(log, { force: true });
+  // The installer's own error for a full disk comes at the end of its output; say it before starting.
+  await ensureFreeSpace(context.cacheRoot, toolchain.install_mb * 2 ** 20 * 1.2, `installing toolchain ${toolchain.name}`);
   const uv = await findUv(context);
   context.say(`creating toolchain ${toolchain.name} in ${dir} with ${uv ? 'uv' : 'venv + pip'} (log: ${log})`);
   const step = `toolchain ${toolchain.name}`;
@@ -127,6 +196,8 @@ async function createVenv(context: Context, toolchain: Toolchain, dir: string): 
     throw new ToolchainError(toolchain.name, `health check failed:\n  - ${health.problems.join('\n  - ')}`, `The venv stays at ${dir} for inspection and is rebuilt on the next run. Log: ${log}`);
   }
   const record: HealthRecord = { lockDigest, pythonVersion: health.python, installed: health.installed, installer: uv ? 'uv' : 'pip', bytecode: true };
+  await writeFile(path.join(dir, INVENTORY_FILE), JSON.stringify(await takeInventory(dir)));
+  // Written last: a venv with a health record is complete.
   await writeFile(path.join(dir, HEALTH_FILE), JSON.stringify(record, null, 1));
 }
 

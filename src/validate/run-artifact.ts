@@ -1,7 +1,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { checkArtifact } from '../artifact/check.js';
-import { filesDigest, MANIFEST_FILE, PHIFORGE_VERSION, readManifest, REFERENCE_FILE, type Manifest } from '../artifact/manifest.js';
+import { filesDigest, MANIFEST_FILE, PHIFORGE_VERSION, readManifest, REFERENCE_FILE, VALIDATION_DIR, type Manifest } from '../artifact/manifest.js';
 import { findBackend, RecipeSchema, type Recipe } from '../backends/index.js';
 import type { Backend, DeviceClass } from '../backends/types.js';
 import { DigestMemo } from '../cache/digest-memo.js';
@@ -11,6 +11,7 @@ import { parseContract, readContractFile } from '../contract.js';
 import { cachePath, type Context } from '../context.js';
 import { ContractError, UsageError } from '../errors.js';
 import { runCommand } from '../exec/command.js';
+import { ensureWritableFolder } from '../exec/preflight.js';
 import { BUILT_IN_PERPLEXITY_TEXT, perplexityText, promptsWithIds } from '../recipe/schema.js';
 import { loadToolchain, scriptEnv, toolchainScript, unmetRequirement, type Toolchain } from '../toolchain/definition.js';
 import { ensureVenv, type ReadyVenv } from '../toolchain/venv.js';
@@ -49,6 +50,8 @@ const COMMON_RUNNER_SCRIPTS = ['runner.py', 'phiforge_io.py', 'perplexity.py', '
 export async function validateArtifact(context: Context, artifactDir: string, options: ValidateArtifactOptions): Promise<ArtifactValidation> {
   const manifest = await readManifest(artifactDir);
   await checkArtifact(artifactDir, manifest.files, DigestMemo.of(context.cacheRoot));
+  // Results go beside the artifact: a folder no one may write to is found out before measuring.
+  await ensureWritableFolder(path.join(artifactDir, VALIDATION_DIR), 'the artifact\'s results folder');
   const manifestFile = path.join(artifactDir, MANIFEST_FILE);
   const backend = findBackend(manifest.backend);
   if (!backend) throw new ContractError(manifestFile, 'phiforge build', [{ field: 'backend', message: `no backend named "${manifest.backend}" in this phiforge` }]);

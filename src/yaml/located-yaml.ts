@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from 'yaml';
+import { Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { fieldPath } from '../contract.js';
 import { InputError, type InputProblem, type SourceLocation } from '../errors.js';
@@ -22,11 +22,19 @@ export interface LocatedSource {
   problemAt(keyPath: KeyPath, message: string, hint?: string): InputProblem;
 }
 
+/** Recipes, pipelines and toolchain files are a few hundred lines; anything this large is a mistake or an attack. */
+export const MAX_YAML_BYTES = 1024 * 1024;
+/** How many aliases may be expanded: enough for any real recipe, far too few for a billion-laughs bomb. */
+const MAX_ALIASES = 100;
+
 /**
  * A parsed YAML file that remembers where every node came from, so that any later check (schema,
- * semantics, facts learnt only from the model's config.json) can point at file:line:col.
+ * semantics, facts learnt only from the model's config.json) can point at file:line:col. Parsing is
+ * linear in the size of the file, which is itself bounded, and alias expansion is bounded too.
  */
 export class YamlSource implements LocatedSource {
+  private expanded?: { data: unknown };
+
   private constructor(
     readonly file: string,
     private readonly doc: Document,
@@ -35,40 +43,84 @@ export class YamlSource implements LocatedSource {
 
   /** `file` is how errors name it: keep it relative to where the user stands when you can. */
   static parse(file: string, text: string): YamlSource {
+    if (Buffer.byteLength(text) > MAX_YAML_BYTES) throw tooLarge(file, Buffer.byteLength(text));
     const lines = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    // The library's own duplicate-key check compares every key with every other: quadratic. Ours below is linear.
+    const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: false });
     const source = new YamlSource(file, doc, lines);
-    if (doc.errors.length > 0) {
-      throw new InputError(
-        file,
-        doc.errors.map((error) => ({
-          location: source.at(error.pos[0]),
-          message: `YAML syntax: ${error.message.split('\n')[0]}`,
-          hint: 'Check indentation and quoting around this position; YAML needs spaces, not tabs.',
-        })),
-      );
-    }
+    const problems: InputProblem[] = doc.errors.map((error) => ({
+      location: source.at(error.pos[0]),
+      message: `YAML syntax: ${error.message.split('\n')[0]}`,
+      hint: 'Check indentation and quoting around this position; YAML needs spaces, not tabs.',
+    }));
+    if (problems.length === 0) problems.push(...source.duplicateKeys());
+    if (problems.length === 0) source.expand();
+    if (problems.length > 0) throw new InputError(file, problems);
     return source;
   }
 
   static async read(filePath: string): Promise<YamlSource> {
+    const shown = displayPath(filePath);
     let text: string;
     try {
+      const info = await stat(filePath);
+      if (info.isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
+      if (info.size > MAX_YAML_BYTES) throw tooLarge(shown, info.size);
       text = await readFile(filePath, 'utf8');
     } catch (error) {
+      if (error instanceof InputError) throw error;
       const code = (error as NodeJS.ErrnoException).code;
-      throw new InputError(displayPath(filePath), [
-        {
-          message: code === 'ENOENT' ? 'file not found' : `cannot read file (${code})`,
-          hint: code === 'ENOENT' ? 'Check the path; recipes usually live in recipes/.' : undefined,
-        },
-      ]);
+      const reasons: Record<string, [string, string]> = {
+        ENOENT: ['file not found', 'Check the path; recipes usually live in recipes/.'],
+        EISDIR: ['this is a folder, not a YAML file', 'Name the recipe file inside it, e.g. recipes/phi3-int4-ov.yaml.'],
+        EACCES: ['permission denied', 'Make the file readable for this user.'],
+      };
+      const [message, hint] = reasons[code ?? ''] ?? [`cannot read file (${code ?? (error as Error).message})`, 'Check that the path names a readable file.'];
+      throw new InputError(shown, [{ message, hint }]);
     }
-    return YamlSource.parse(displayPath(filePath), text);
+    return YamlSource.parse(shown, text);
   }
 
   get data(): unknown {
-    return this.doc.toJS();
+    return this.expand();
+  }
+
+  /** The document as plain data, computed once; a file whose aliases would expand without bound is refused. */
+  private expand(): unknown {
+    if (!this.expanded) {
+      try {
+        this.expanded = { data: this.doc.toJS({ maxAliasCount: MAX_ALIASES }) };
+      } catch (error) {
+        if (!(error instanceof ReferenceError)) throw error;
+        let first: SourceLocation = { file: this.file, line: 1, col: 1 };
+        visit(this.doc, {
+          Alias: (_key, node) => {
+            if (node.range) first = this.at(node.range[0]);
+            return visit.BREAK;
+          },
+        });
+        throw new InputError(this.file, [{ location: first, message: `its aliases expand beyond ${MAX_ALIASES} copies (${error.message})`, hint: 'Aliases (*name) that refer to aliases multiply; write the values out, or use extends: for shared settings.' }]);
+      }
+    }
+    return this.expanded.data;
+  }
+
+  /** Every key written twice in one mapping, at the second one: found in one pass over each mapping. */
+  private duplicateKeys(): InputProblem[] {
+    const problems: InputProblem[] = [];
+    visit(this.doc, {
+      Map: (_key, map) => {
+        const seen = new Set<unknown>();
+        for (const pair of map.items) {
+          if (!isScalar(pair.key)) continue;
+          if (seen.has(pair.key.value)) {
+            problems.push({ location: pair.key.range ? this.at(pair.key.range[0]) : undefined, key: String(pair.key.value), message: `duplicate key "${String(pair.key.value)}"`, hint: 'Each key may appear once in a mapping; the later one would silently win. Remove one.' });
+          }
+          seen.add(pair.key.value);
+        }
+      },
+    });
+    return problems;
   }
 
   /** Whether this file itself writes a value at `keyPath`. */
@@ -103,6 +155,10 @@ export class YamlSource implements LocatedSource {
   }
 }
 
+function tooLarge(file: string, bytes: number): InputError {
+  return new InputError(file, [{ message: `the file is ${(bytes / 2 ** 20).toFixed(1)} MiB; phiforge reads YAML files of at most ${MAX_YAML_BYTES / 2 ** 20} MiB`, hint: 'A recipe is a few dozen lines; check that this is the file you meant.' }]);
+}
+
 export function displayPath(filePath: string): string {
   const relative = path.relative(process.cwd(), filePath);
   return relative && !relative.startsWith('..') && !path.isAbsolute(relative) ? relative : filePath;
@@ -133,10 +189,29 @@ function describeIssue(source: LocatedSource, schema: z.ZodType, issue: z.core.$
       };
     });
   }
-  const present = issue.code !== 'invalid_type' || issue.input !== undefined;
-  const message = present ? issue.message : `missing required key (${issue.message.toLowerCase()})`;
+  // zod 4 does not say whether an invalid_type was a missing key or a value of the wrong type: the document does.
+  const present = issue.code !== 'invalid_type' || valueAt(source.data, keyPath) !== undefined;
+  const message = present ? describeWrongValue(issue, keyPath, source.data) : `missing required key (${issue.message.toLowerCase()})`;
   const ownHint = issue.code === 'custom' ? (issue.params as { hint?: string } | undefined)?.hint : undefined;
   return [source.problemAt(keyPath, message, ownHint ?? hintAt(schema, keyPath))];
+}
+
+function valueAt(data: unknown, keyPath: KeyPath): unknown {
+  let value = data;
+  for (const part of keyPath) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<string | number, unknown>)[part];
+  }
+  return value;
+}
+
+function describeWrongValue(issue: z.core.$ZodIssue, keyPath: KeyPath, data: unknown): string {
+  if (issue.code !== 'invalid_type') return issue.message;
+  const value = valueAt(data, keyPath);
+  const got = Array.isArray(value) ? 'a list' : value === null ? 'nothing (null)' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
+  const names: Record<string, string> = { object: 'a mapping of keys', array: 'a list', int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false' };
+  const expected = names[issue.expected] ?? `a ${issue.expected}`;
+  return keyPath.length === 0 ? `the file must be ${expected}, not ${got}` : `expected ${expected}, got ${got}`;
 }
 
 /** The schema that describes the value at `keyPath`, looking through optional/default/pipe wrappers. */
@@ -170,10 +245,13 @@ function allowedKeysAt(schema: z.ZodType, keyPath: KeyPath): string[] {
   return [];
 }
 
+/** The hint of the value at `keyPath`, or of its nearest ancestor that has one (a gate inside `gates`). */
 function hintAt(schema: z.ZodType, keyPath: KeyPath): string | undefined {
-  for (const candidate of schemaAt(schema, keyPath)) {
-    const meta = z.globalRegistry.get(candidate) as { hint?: string } | undefined;
-    if (meta?.hint) return meta.hint;
+  for (let depth = keyPath.length; depth >= 0; depth--) {
+    for (const candidate of schemaAt(schema, keyPath.slice(0, depth))) {
+      const meta = z.globalRegistry.get(candidate) as { hint?: string } | undefined;
+      if (meta?.hint) return meta.hint;
+    }
   }
   return undefined;
 }

@@ -1,18 +1,26 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { workspace } from '../support/cli.js';
 import { phiforge as runCli } from '../support/in-process.js';
+
+/** As a build commits an entry: the marker names entry.json's digest. */
+async function commit(dir: string, lastUsedDaysAgo = 0) {
+  const text = await readFile(path.join(dir, 'entry.json'), 'utf8');
+  await writeFile(path.join(dir, 'COMMITTED'), createHash('sha256').update(text).digest('hex'));
+  const when = new Date(Date.now() - lastUsedDaysAgo * 86_400_000);
+  await utimes(path.join(dir, 'COMMITTED'), when, when);
+}
 
 async function entry(cache: string, key: string, options: { committed: boolean; lastUsedDaysAgo?: number }) {
   const dir = path.join(cache, 'steps', key);
   await mkdir(path.join(dir, 'out'), { recursive: true });
   await writeFile(path.join(dir, 'out', 'file.bin'), 'x'.repeat(1024));
   await writeFile(path.join(dir, 'entry.json'), JSON.stringify({ key, kind: 'fake-kind', files: [] }));
+  if (options.committed) await commit(dir);
   if (options.committed) {
-    await writeFile(path.join(dir, 'COMMITTED'), '');
     const when = new Date(Date.now() - (options.lastUsedDaysAgo ?? 0) * 86_400_000);
     await utimes(path.join(dir, 'COMMITTED'), when, when);
   }
@@ -53,6 +61,7 @@ describe('phiforge cache verify', () => {
         path.join(cache, 'steps', key, 'entry.json'),
         JSON.stringify({ key, kind: 'fake-kind', files: [{ path: 'file.bin', size: 1024, sha256: createHash('sha256').update(content).digest('hex') }] }),
       );
+      await commit(path.join(cache, 'steps', key));
     }
     const intact = await runCli(['cache', 'verify'], { cwd });
     expect(intact.exitCode, intact.stderr).toBe(0);

@@ -1,17 +1,9 @@
 import path from 'node:path';
-import { stat } from 'node:fs/promises';
 import type { Outcome } from '../../app/build.js';
 import type { Context } from '../../context.js';
 import { GateFailedError, PhiforgeError, UsageError } from '../../errors.js';
 import { comparisonTable, validationJunit, validationTable } from '../../report/validation.js';
 import { describeError } from '../report-error.js';
-
-/** Refused before anything is built, rather than after a long build has nowhere to report. */
-export async function checkJunitPath(junit: string | undefined): Promise<void> {
-  if (junit && (await stat(junit).then((info) => info.isDirectory(), () => false))) {
-    throw new UsageError(`--junit ${junit} is a folder`, 'Name the XML file to write, e.g. --junit reports/phiforge.xml.');
-  }
-}
 
 /**
  * Shows what build and validate did: a table per artifact (and all side by side), the JUnit file,

@@ -2,11 +2,10 @@ import { validateInputs } from '../../app/validate.js';
 import type { DeviceClass } from '../../backends/types.js';
 import type { Context } from '../../context.js';
 import type { Arguments } from '../arguments.js';
-import { checkJunitPath, renderOutcomes } from './outcomes.js';
+import { renderOutcomes } from './outcomes.js';
 
 export async function run(context: Context, args: Arguments): Promise<number> {
   const junit = args.junit as string | undefined;
-  await checkJunitPath(junit);
   const outcomes = await validateInputs(context, args.target as string[], {
     model: args.model as string | undefined,
     requireDevice: Boolean(args['require-device']),

@@ -36,6 +36,8 @@ export const OPTIONS = {
   keep: { type: 'boolean', default: false, describe: 'Keep the rebuild for inspection' },
   'older-than': { type: 'number', describe: 'Also remove step outputs not used for this many days' },
   all: { type: 'boolean', default: false, describe: 'Also remove venvs, tools and locks' },
+  html: { type: 'string', default: 'report.html', describe: 'Write the report as one self-contained HTML page (charts inline, nothing fetched) to this file' },
+  md: { type: 'string', describe: 'Also write the Markdown table (as printed) to this file, e.g. a model card section' },
 } satisfies Record<string, Options>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -84,6 +86,13 @@ export const COMMANDS: CommandDeclaration[] = [
     options: ['keep'],
     writes: ['cache-dir'],
     load: () => import('./commands/verify.js'),
+  },
+  {
+    command: 'report <artifact...>',
+    describe: 'Compare artifacts on every device they were validated on: a table (Markdown on stdout) and an HTML page with charts',
+    positionals: { artifact: { describe: 'Artifact folders (dist/<name>), validated or not', array: true } },
+    options: ['html', 'md'],
+    load: () => import('./commands/report.js'),
   },
   {
     command: 'cache',

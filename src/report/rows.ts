@@ -46,6 +46,7 @@ export interface ArtifactDetails {
 
 /** Reads an artifact folder: its manifest (checked) and every device result beside it. A folder without a manifest is a usage error. */
 export async function readArtifact(dir: string): Promise<ArtifactDetails> {
+  if (!existsSync(dir)) throw new UsageError(`${dir} does not exist`, 'Give artifact folders made by phiforge build (dist/<name>).');
   if (!existsSync(path.join(dir, MANIFEST_FILE))) {
     throw new UsageError(`${dir} is not an artifact: it has no ${MANIFEST_FILE}`, 'Give artifact folders made by phiforge build (dist/<name>).');
   }
@@ -100,11 +101,19 @@ export function rowsOf(details: ArtifactDetails): ArtifactRow[] {
   });
 }
 
-const cell = (value: number | undefined, digits = 1) => (value === undefined ? '–' : String(round(Number(value.toFixed(digits + 2)))));
+/** A figure as the terminal's validation table writes it: with the given decimals, else as round() does (three below 100, one above). */
+const cell = (value: number | undefined, digits?: number) => (value === undefined ? '–' : digits === undefined ? String(round(value)) : value.toFixed(digits));
 const mib = (bytes: number) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 
-/** The rows as a GitHub-flavoured Markdown table (step summaries, model cards, `report --md`). */
-export function markdownTable(rows: ArtifactRow[]): string {
+/** TTFT of the recipe's prompts, then at each prompt length of the latency sweep: "1.3 (64 tok: 2.1, 512 tok: 9.8)". */
+function ttftCell(row: ArtifactRow): string {
+  const sweep = Object.entries(row.ttftByPromptTokens ?? {}).sort(([a], [b]) => Number(a) - Number(b));
+  const median = cell(row.ttftMs);
+  return sweep.length === 0 ? median : `${median} (${sweep.map(([tokens, ms]) => `${tokens} tok: ${cell(ms)}`).join(', ')})`;
+}
+
+/** The table's header and cells as text: the one content that the Markdown and the HTML report both lay out. */
+export function tableOf(rows: ArtifactRow[]): { header: string[]; body: string[][] } {
   const header = ['artifact', 'backend', 'quantization', 'size', 'device', 'status', 'similarity', 'match tok', 'ppl ratio', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'peak MiB', 'failed gates', 'measured'];
   const body = rows.map((row) => [
     row.artifact,
@@ -116,7 +125,7 @@ export function markdownTable(rows: ArtifactRow[]): string {
     cell(row.similarity, 3),
     cell(row.matchTokens),
     cell(row.perplexityRatio, 3),
-    cell(row.ttftMs),
+    ttftCell(row),
     cell(row.tpotMs),
     cell(row.tokensPerS),
     cell(row.loadMs, 0),
@@ -124,6 +133,12 @@ export function markdownTable(rows: ArtifactRow[]): string {
     row.failedGates.join(', ') || '–',
     row.measuredAt ? `${row.measuredAt.slice(0, 16).replace('T', ' ')} on ${row.host}` : '–',
   ]);
+  return { header, body };
+}
+
+/** The rows as a GitHub-flavoured Markdown table (step summaries, model cards, `report --md`). */
+export function markdownTable(rows: ArtifactRow[]): string {
+  const { header, body } = tableOf(rows);
   const escape = (text: string) => text.replace(/\|/g, '\\|');
   return [header, header.map(() => '---'), ...body].map((line) => `| ${line.map(escape).join(' | ')} |`).join('\n');
 }

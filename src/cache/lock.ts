@@ -10,7 +10,7 @@ interface Owner {
   since: string;
 }
 
-const POLL_MIN_MS = 100;
+const POLL_MIN_MS = 50;
 const POLL_MAX_MS = 500;
 /** How long a holder's silence means it died, when it cannot be asked (another host, a shared disk). */
 const STALE_MS = 30_000;
@@ -67,9 +67,26 @@ async function takeOver(target: string, ownerFile: string, dead: Owner): Promise
  * one left on another machine goes stale after STALE_MS of silence.
  */
 export async function withLock<T>(cacheRoot: string, name: string, work: () => Promise<T>, say?: (line: string) => void): Promise<T> {
-  const dir = path.join(cacheRoot, 'locks');
+  // Work of this process on one lock queues here first: only one of it polls the lock file.
+  const target = path.join(cacheRoot, 'locks', name);
+  const before = queued.get(target) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  queued.set(target, mine);
+  try {
+    await before;
+    return await withFileLock(target, name, work, say);
+  } finally {
+    done();
+    if (queued.get(target) === mine) queued.delete(target);
+  }
+}
+
+const queued = new Map<string, Promise<void>>();
+
+async function withFileLock<T>(target: string, name: string, work: () => Promise<T>, say?: (line: string) => void): Promise<T> {
+  const dir = path.dirname(target);
   await mkdir(dir, { recursive: true });
-  const target = path.join(dir, name);
   const ownerFile = `${target}.owner`;
   let release: (() => Promise<void>) | undefined;
   let delay = POLL_MIN_MS;

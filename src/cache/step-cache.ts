@@ -95,7 +95,7 @@ export async function getOrProduce(
       if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
       if (again.problem && existsSync(dir) && !options.force) options.onDiscard?.(again.problem);
       const workDir = stepWorkDir(context, key);
-      await rm(workDir, { recursive: true, force: true });
+      await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       await mkdir(path.join(workDir, 'out'), { recursive: true });
       let made: Omit<StepEntry, 'key' | 'files'>;
       try {

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -35,6 +36,21 @@ export interface CommandResult {
 
 const STDERR_TAIL_LINES = 40;
 
+let deathSignalWrapper: string[] | undefined;
+
+/**
+ * On Linux, children are started through `setpriv --pdeathsig TERM`, so the kernel ends them when
+ * phiforge dies, even by kill -9: an orphaned converter would otherwise go on writing into a folder
+ * the next run is cleaning up. (setpriv execs the command: same pid, same exit status.)
+ */
+function withDeathSignal(argv: string[]): string[] {
+  if (deathSignalWrapper === undefined) {
+    const probe = process.platform === 'linux' ? spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore' }) : undefined;
+    deathSignalWrapper = probe?.status === 0 ? ['setpriv', '--pdeathsig', 'TERM', '--'] : [];
+  }
+  return [...deathSignalWrapper, ...argv];
+}
+
 /**
  * Runs one command, streaming stdout and stderr into `logPath` (and to our stderr when `echo`),
  * and turns any failure into a StepFailedError that says how to reproduce it.
@@ -50,7 +66,8 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
   const stderrTail: string[] = [];
   const oomKillsBefore = await readOomKillCount();
   const started = performance.now();
-  const child = execa(spec.argv[0], spec.argv.slice(1), {
+  const [program, ...args] = withDeathSignal(spec.argv);
+  const child = execa(program, args, {
     env: spec.env,
     extendEnv: true,
     cwd: spec.cwd,

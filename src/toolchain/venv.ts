@@ -172,7 +172,8 @@ async function createVenv(context: Context, toolchain: Toolchain, dir: string): 
   const lockDigest = requireLock(toolchain);
   await checkInterpreter(context, toolchain);
   const log = cachePath(context, 'logs', 'toolchains', `${path.basename(dir)}.log`);
-  await rm(dir, { recursive: true, force: true });
+  // Retried: a process killed a moment ago may still be letting go of files in there.
+  await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
   await rm(log, { force: true });
   // The installer's own error for a full disk comes at the end of its output; say it before starting.
   await ensureFreeSpace(context.cacheRoot, toolchain.install_mb * 2 ** 20 * 1.2, `installing toolchain ${toolchain.name}`);

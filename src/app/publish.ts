@@ -23,6 +23,8 @@ export interface PublishOptions {
   message?: string;
   allowUnvalidated: boolean;
   onProgress?: (progress: UploadProgress) => void;
+  /** Told before anything is sent when --allow-unvalidated overrides a refusal. */
+  onUnvalidated?: (reasons: string[]) => void;
 }
 
 export interface PublishedFile {
@@ -69,6 +71,7 @@ export async function publishToHub(artifactDir: string, options: PublishOptions)
   const resultFiles = await readDeviceResultFiles(dir);
   const standing = validationStanding(manifest.files, resultFiles.map(({ result }) => result));
   if (!standing.passed && !options.allowUnvalidated) throw new NotValidatedError(artifactDir, standing.reasons);
+  if (!standing.passed) options.onUnvalidated?.(standing.reasons);
 
   // Asked only for a real publish: a dry run makes no network call and needs no token.
   const token = options.dryRun ? undefined : await hubToken();

@@ -88,12 +88,12 @@ export async function run(context: Context, args: Arguments): Promise<number> {
       message: args.message as string | undefined,
       allowUnvalidated: Boolean(args['allow-unvalidated']),
       onProgress: progress.update,
+      onUnvalidated: (reasons) => context.say(`warning: publishing without a passing validation (--allow-unvalidated): ${reasons.join('; ')}`),
     });
   } finally {
     progress.end();
   }
   const card = path.relative(process.cwd(), report.cardFile) || report.cardFile;
-  if (!report.validated) context.say(`warning: publishing without a passing validation (--allow-unvalidated): ${report.notValidatedBecause.join('; ')}`);
   const upload = report.upload;
   if (context.json) {
     context.print(
@@ -105,6 +105,7 @@ export async function run(context: Context, args: Arguments): Promise<number> {
           revision: report.revision,
           dry_run: report.dryRun,
           validated: report.validated,
+          ...(report.validated ? {} : { not_validated_because: report.notValidatedBecause }),
           files: report.files,
           total_bytes: report.totalBytes,
           card_file: card,

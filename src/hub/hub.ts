@@ -52,7 +52,7 @@ function access(): HubAccess {
   return { hubUrl: hubUrl(), accessToken: process.env.HF_TOKEN || undefined };
 }
 
-export function offline(): boolean {
+function offline(): boolean {
   return ['1', 'true', 'yes', 'on'].includes((process.env.HF_HUB_OFFLINE ?? '').toLowerCase());
 }
 
@@ -139,7 +139,7 @@ function licenseOf(metadata: unknown): SourceLicense | undefined {
 }
 
 /** The YAML metadata block at the top of a model card (README.md), or undefined. */
-export async function cardMetadata(readme: string): Promise<unknown> {
+async function cardMetadata(readme: string): Promise<unknown> {
   const match = /^---\r?\n([\s\S]*?)\r?\n---\s*(\r?\n|$)/.exec(readme);
   if (!match) return undefined;
   const { parse } = await import('yaml');

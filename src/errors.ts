@@ -264,3 +264,17 @@ export class InterruptedError extends PhiforgeError {
     this.hint = 'Run the same command again: it resumes from the steps that finished.';
   }
 }
+
+/** An artifact was to be published without a passing validation of its exact files. */
+export class NotValidatedError extends PhiforgeError {
+  readonly code = 'NOT_VALIDATED';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    /** One line per reason: which device failed, or that no device measured these files. */
+    readonly reasons: string[],
+  ) {
+    super(`${artifact} has no passing validation of its files:\n  - ${reasons.join('\n  - ')}`);
+    this.hint = `Measure it on a device first: \`phiforge validate ${artifact}\`. To publish it anyway, pass --allow-unvalidated (the model card then says it was not validated).`;
+  }
+}

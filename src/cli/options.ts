@@ -38,6 +38,12 @@ export const OPTIONS = {
   all: { type: 'boolean', default: false, describe: 'Also remove venvs, tools and locks' },
   html: { type: 'string', default: 'report.html', describe: 'Write the report as one self-contained HTML page (charts inline, nothing fetched) to this file' },
   md: { type: 'string', describe: 'Also write the Markdown table (as printed) to this file, e.g. a model card section' },
+  repo: { type: 'string', demandOption: true, describe: 'The Hugging Face Hub model repository, <owner>/<name> (created when missing)' },
+  revision: { type: 'string', default: 'main', describe: 'The branch to commit to (created when missing)' },
+  private: { type: 'boolean', default: false, describe: 'Create the repository private (an existing one keeps its visibility)' },
+  'dry-run': { type: 'boolean', default: false, describe: 'Print the files, their sizes and the model card (also written to <artifact>/README.md); no network call' },
+  message: { type: 'string', describe: 'The commit title (default: Publish <name> (phiforge <version>))' },
+  'allow-unvalidated': { type: 'boolean', default: false, describe: 'Publish even without a passing validation of these files (the model card says so)' },
 } satisfies Record<string, Options>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -93,6 +99,13 @@ export const COMMANDS: CommandDeclaration[] = [
     positionals: { artifact: { describe: 'Artifact folders (dist/<name>), validated or not', array: true } },
     options: ['html', 'md'],
     load: () => import('./commands/report.js'),
+  },
+  {
+    command: 'publish <artifact>',
+    describe: 'Publish a validated artifact to the Hugging Face Hub with a model card that carries its validation (HF_TOKEN, HF_ENDPOINT)',
+    positionals: { artifact: { describe: 'An artifact folder (dist/<name>)' } },
+    options: ['repo', 'revision', 'private', 'dry-run', 'message', 'allow-unvalidated'],
+    load: () => import('./commands/publish.js'),
   },
   {
     command: 'cache',

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HubError } from '../errors.js';
@@ -10,12 +10,31 @@ import { HubError } from '../errors.js';
 const COMMIT = /^[0-9a-f]{40}$/;
 
 /** Loaded on first use: most builds (local and generated models) never talk to the hub. */
-const hubLibrary = () => import('@huggingface/hub');
+export const hubLibrary = () => import('@huggingface/hub');
+
+function hfHome(): string {
+  return process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
+}
 
 export function hubCacheDir(): string {
   if (process.env.HF_HUB_CACHE) return process.env.HF_HUB_CACHE;
-  const home = process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'huggingface');
-  return path.join(home, 'hub');
+  return path.join(hfHome(), 'hub');
+}
+
+/** HF_ENDPOINT without the trailing slash huggingface_hub strips too (the library would ask for //api/...). */
+export function hubUrl(): string | undefined {
+  return process.env.HF_ENDPOINT?.replace(/\/+$/, '') || undefined;
+}
+
+/**
+ * The token huggingface_hub would use: HF_TOKEN, else the file HF_TOKEN_PATH names, else the one
+ * `hf auth login` saved in $HF_HOME/token. It is handed to the hub library only.
+ */
+export async function hubToken(): Promise<string | undefined> {
+  if (process.env.HF_TOKEN) return process.env.HF_TOKEN.trim();
+  const file = process.env.HF_TOKEN_PATH || path.join(hfHome(), 'token');
+  const saved = await readFile(file, 'utf8').catch(() => '');
+  return saved.trim() || undefined;
 }
 
 /** The folder huggingface_hub would use for this model at this commit. */
@@ -30,8 +49,7 @@ interface HubAccess {
 
 function access(): HubAccess {
   // The token is passed to the library only; it never enters a log, a manifest or a command line.
-  // huggingface_hub strips a trailing slash from HF_ENDPOINT; the library would ask for //api/....
-  return { hubUrl: process.env.HF_ENDPOINT?.replace(/\/+$/, '') || undefined, accessToken: process.env.HF_TOKEN || undefined };
+  return { hubUrl: hubUrl(), accessToken: process.env.HF_TOKEN || undefined };
 }
 
 function offline(): boolean {
@@ -103,4 +121,49 @@ function hubError(error: unknown, action: string): HubError {
   }
   if (status === 404) return new HubError(`${action}: not found on the hub`, 'Check the model id and revision.', 2);
   return new HubError(`${action}: ${message}`, 'No network or no hub here? Download the model elsewhere and pass --model <local folder>.');
+}
+
+/** What a model's card says about its licence (its YAML metadata). */
+export interface SourceLicense {
+  license?: string;
+  license_name?: string;
+  license_link?: string;
+}
+
+function licenseOf(metadata: unknown): SourceLicense | undefined {
+  if (!metadata || typeof metadata !== 'object') return undefined;
+  const fields = metadata as Record<string, unknown>;
+  const text = (key: string) => (typeof fields[key] === 'string' ? (fields[key] as string) : undefined);
+  const found = { license: text('license'), license_name: text('license_name'), license_link: text('license_link') };
+  return found.license ? found : undefined;
+}
+
+/** The YAML metadata block at the top of a model card (README.md), or undefined. */
+async function cardMetadata(readme: string): Promise<unknown> {
+  const match = /^---\r?\n([\s\S]*?)\r?\n---\s*(\r?\n|$)/.exec(readme);
+  if (!match) return undefined;
+  const { parse } = await import('yaml');
+  try {
+    return parse(match[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The licence of a hub model at a commit: from its card in the Hugging Face cache (the build
+ * downloaded it), else, when `ask` allows, from the hub's model info. Undefined when unknown.
+ */
+export async function sourceLicense(id: string, commit: string, options: { ask: boolean; accessToken?: string }): Promise<SourceLicense | undefined> {
+  const cached = await readFile(path.join(snapshotDir(id, commit), 'README.md'), 'utf8').catch(() => undefined);
+  if (cached !== undefined) return licenseOf(await cardMetadata(cached));
+  if (!options.ask || offline()) return undefined;
+  try {
+    const { modelInfo } = await hubLibrary();
+    const info = await modelInfo({ name: id, revision: commit, additionalFields: ['cardData'], hubUrl: hubUrl(), accessToken: options.accessToken ?? access().accessToken });
+    return licenseOf((info as unknown as { cardData?: unknown }).cardData);
+  } catch {
+    // The licence is a courtesy of the card: a hub that cannot say leaves it unknown, which the card states.
+    return undefined;
+  }
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { readContractFile } from '../contract.js';
-import { VALIDATION_DIR } from '../artifact/manifest.js';
+import { filesDigest, VALIDATION_DIR, type FileEntry } from '../artifact/manifest.js';
 import { DeviceResult } from './contract.js';
 
 // Device results live beside an artifact, in validation/<device>-<host>.json, never among its files:
@@ -28,8 +28,41 @@ export async function writeDeviceResult(artifactDir: string, result: DeviceResul
 
 /** Every device result beside an artifact, each checked against its contract. */
 export async function readDeviceResults(artifactDir: string): Promise<DeviceResult[]> {
+  return (await readDeviceResultFiles(artifactDir)).map(({ result }) => result);
+}
+
+/** The same, with each result's file (relative to the artifact folder, e.g. validation/CPU-host.json). */
+export async function readDeviceResultFiles(artifactDir: string): Promise<Array<{ file: string; result: DeviceResult }>> {
   const dir = path.join(artifactDir, VALIDATION_DIR);
   if (!existsSync(dir)) return [];
   const files = (await readdir(dir)).filter((name) => name.endsWith('.json')).sort();
-  return Promise.all(files.map((name) => readContractFile(DeviceResult, path.join(dir, name), 'phiforge validate')));
+  return Promise.all(files.map(async (name) => ({ file: `${VALIDATION_DIR}/${name}`, result: await readContractFile(DeviceResult, path.join(dir, name), 'phiforge validate') })));
+}
+
+/** Where an artifact's validation stands for its exact files. */
+export interface ValidationStanding {
+  /** The results that measured exactly these files (artifact.files_sha256 equals the files' digest). */
+  current: DeviceResult[];
+  /** Results of other bytes (an earlier build of the same name): they say nothing of these files. */
+  stale: DeviceResult[];
+  /** No current result failed, and at least one measured a device rather than skipping it. */
+  passed: boolean;
+  /** Why it did not pass, one line each; empty when it passed. */
+  reasons: string[];
+}
+
+export function validationStanding(files: FileEntry[], results: DeviceResult[]): ValidationStanding {
+  const digest = filesDigest(files);
+  const current = results.filter((result) => result.artifact.files_sha256 === digest);
+  const stale = results.filter((result) => result.artifact.files_sha256 !== digest);
+  const label = (result: DeviceResult) => `${result.device}${result.report.emulated ? ' (emulated)' : ''} on ${result.host.name}`;
+  const reasons = current
+    .filter((result) => result.report.status === 'failed')
+    .map((result) => `${label(result)} failed: ${result.report.failures.join('; ') || result.report.reason || 'see its result file'}`);
+  if (!current.some((result) => result.report.status === 'passed')) {
+    const skipped = current.filter((result) => result.report.status === 'skipped');
+    if (current.length === 0) reasons.push(`no device has validated these files${stale.length ? ` (${stale.length} result(s) beside it measured other bytes)` : ''}`);
+    else if (skipped.length === current.length) reasons.push(`every device was skipped (${skipped.map((result) => `${label(result)}: ${result.report.reason ?? 'skipped'}`).join('; ')})`);
+  }
+  return { current, stale, passed: reasons.length === 0, reasons };
 }

@@ -1,58 +1,48 @@
-import type { ModelShape } from '../recipe/model-files.js';
-import type { Quantization } from '../recipe/schema.js';
+import type { Backend, Footprint } from '../backends/types.js';
+import type { ModelSize } from '../recipe/model-files.js';
+import type { BaseRecipe } from '../recipe/schema.js';
 
-/** The config.json fields the estimate reads. */
-export type ModelConfig = ModelShape;
-
+/** What a build and its validation take, step by step: doctor's answer, and the checks before a build. */
 export interface BuildEstimate {
   parameters: number;
-  exportMemoryBytes: number;
   artifactBytes: number;
+  /** By step id, plus `runner` for validation. */
+  steps: Record<string, Footprint>;
+  /** The most any one step holds: steps run one after another. */
+  peakMemoryBytes: number;
+  /** Disk the build adds: step outputs in the cache (a download included) and the artifact in dist/. */
   diskBytes: number;
 }
 
-/** Bytes a weight takes in the artifact; INT4 groups carry an f16 scale per group, backup layers are INT8. */
-function bytesPerWeight(quantization: Quantization): number {
-  switch (quantization.weight_format) {
-    case 'fp32':
-      return 4;
-    case 'fp16':
-      return 2;
-    case 'int8':
-      return 1.0;
-    case 'int4': {
-      const ratio = quantization.ratio ?? 1;
-      return ratio * 0.5625 + (1 - ratio) * 1.0;
-    }
+const GiB = 2 ** 30;
+
+/** Steps every pipeline shares; each backend estimates its own (converters, builders, compilers). */
+function sharedStep(kind: string, model: ModelSize, source: 'hub' | 'local' | 'synthetic'): Footprint | undefined {
+  const checkpoint = model.parameters * model.checkpointBytesPerWeight;
+  if (kind === 'model-source') {
+    // A generated model is made in bf16 directly; a download is written to disk, not held.
+    if (source === 'synthetic') return { memoryBytes: model.parameters * 2 + 1 * GiB, diskBytes: model.parameters * 2 };
+    return { memoryBytes: 0.3 * GiB, diskBytes: source === 'hub' ? checkpoint : 0 };
   }
+  // transformers in f32: the source model's own answers.
+  if (kind === 'reference-answers') return { memoryBytes: model.parameters * 4 + 1.2 * GiB, diskBytes: 1e5 };
+  return undefined;
 }
 
-export function countParameters(config: ModelConfig): number | undefined {
-  const { vocab_size: vocab, hidden_size: hidden, intermediate_size: intermediate, num_hidden_layers: layers } = config;
-  if (!vocab || !hidden || !intermediate || !layers) return undefined;
-  const heads = config.num_attention_heads ?? 1;
-  const kvHeads = config.num_key_value_heads ?? heads;
-  const headDim = hidden / heads;
-  const attention = hidden * (hidden + 2 * kvHeads * headDim) + hidden * hidden;
-  const mlp = 3 * hidden * intermediate;
-  const embeddings = vocab * hidden * (config.tie_word_embeddings ? 1 : 2);
-  return embeddings + layers * (attention + mlp + 2 * hidden) + hidden;
-}
-
-/**
- * What a build needs. optimum loads the checkpoint in FP32 and traces it, holding about two copies
- * of the weights at the peak, plus a fixed overhead for Python, torch and OpenVINO: the guide's
- * "tens of GB" for a 3.8B model. Disk: the source checkpoint (bf16), the artifact in the step
- * cache and again in dist/.
- */
-export function estimateBuild(config: ModelConfig, quantization: Quantization): BuildEstimate | undefined {
-  const parameters = countParameters(config);
-  if (parameters === undefined) return undefined;
-  const artifactBytes = parameters * bytesPerWeight(quantization);
+export function estimateBuild(steps: Array<{ id: string; kind: string }>, recipe: BaseRecipe, backend: Backend, model: ModelSize): BuildEstimate {
+  const source = recipe.model.synthetic ? 'synthetic' : recipe.model.path ? 'local' : 'hub';
+  const footprints: Record<string, Footprint> = {};
+  for (const step of steps) {
+    const footprint = sharedStep(step.kind, model, source) ?? backend.estimateStep(step.kind, recipe, model);
+    if (footprint) footprints[step.id] = footprint;
+  }
+  const artifactBytes = backend.artifactBytes(recipe, model);
+  footprints.runner = { memoryBytes: backend.runnerMemoryBytes(recipe, model), diskBytes: 0 };
   return {
-    parameters,
-    exportMemoryBytes: parameters * 4 * 2 + 1.5 * 2 ** 30,
+    parameters: model.parameters,
     artifactBytes,
-    diskBytes: parameters * 2 + artifactBytes * 2,
+    steps: footprints,
+    peakMemoryBytes: Math.max(...Object.values(footprints).map((footprint) => footprint.memoryBytes)),
+    diskBytes: Object.values(footprints).reduce((sum, footprint) => sum + footprint.diskBytes, 0) + artifactBytes,
   };
 }

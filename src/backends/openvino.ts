@@ -3,7 +3,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { BaseRecipe, Quantization, Target } from '../recipe/schema.js';
-import type { ModelShape } from '../recipe/model-files.js';
+import type { ModelShape, ModelSize } from '../recipe/model-files.js';
 import type { Backend, DeviceClass, ReportProblem } from './types.js';
 
 // OpenVINO IR through optimum-intel and NNCF, run with OpenVINO GenAI: its devices, its recipe
@@ -166,6 +166,33 @@ export function checkGroupSize(groupSize: number | undefined, keyPath: string[],
   }
 }
 
+const GiB = 2 ** 30;
+
+/**
+ * The IR's weight bytes. NNCF keeps the embedding and the output projection in the backup precision
+ * (INT8 unless the recipe says otherwise) and compresses `ratio` of the decoder's linear layers to
+ * 4 bits, each group of weights with an f16 scale; the rest go to the backup precision.
+ */
+function irBytes(quantization: Quantization, model: ModelSize): number {
+  const { embedding, lmHead, body, parameters } = model;
+  const other = parameters - embedding - lmHead - body;
+  switch (quantization.weight_format) {
+    case 'fp32':
+      return parameters * 4;
+    case 'fp16':
+      return parameters * 2;
+    case 'int8':
+      return (embedding + lmHead + body) * 1 + other * 2;
+    case 'int4': {
+      const backup = quantization.backup_precision === 'none' ? 2 : 1;
+      const group = quantization.group_size && quantization.group_size > 0 ? quantization.group_size : model.hidden;
+      const fourBit = 0.5 + 2 / group;
+      const ratio = quantization.ratio ?? 1;
+      return (embedding + lmHead) * backup + body * (ratio * fourBit + (1 - ratio) * backup) + other * 2;
+    }
+  }
+}
+
 const DEVICE_CLASS: Array<[RegExp, DeviceClass]> = [
   [/^CPU$/, 'cpu'],
   [/^GPU/, 'gpu'],
@@ -206,4 +233,29 @@ export const openVino: Backend = {
     };
   },
   emulates: (device, { emulateNpu, present }) => device === 'NPU' && emulateNpu && !present.includes('NPU'),
+  // Constants measured with bench/real-size.mjs on Phi-3-mini's full layout (see README, Performance).
+  estimateStep(kind, recipe, model) {
+    const checkpoint = model.parameters * model.checkpointBytesPerWeight;
+    const ir = irBytes(recipe.quantization, model);
+    switch (kind) {
+      case 'optimum-export-openvino':
+        // torch holds the checkpoint while the traced IR and NNCF's compressed copy are built.
+        return exportsDirectly(recipe) ? { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: ir } : { memoryBytes: checkpoint * 1.2 + ir + 0.5 * GiB, diskBytes: ir };
+      case 'openvino-base-export':
+        return exportsDirectly(recipe) ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: checkpoint };
+      case 'compile-npu-blob':
+        return { memoryBytes: ir * 2 + 0.5 * GiB, diskBytes: (recipe as OpenVinoRecipe).npu.weights_in_blob ? ir : ir * 0.05 };
+      default:
+        return undefined;
+    }
+  },
+  artifactBytes(recipe, model) {
+    const ir = irBytes(recipe.quantization, model);
+    const npu = recipe.pipeline.includes('npu') || recipe.targets.some((target) => target.device === 'NPU');
+    // A compiled NPU blob with its weights holds them a second time.
+    return ir + (npu ? ((recipe as OpenVinoRecipe).npu.weights_in_blob ? ir : ir * 0.05) : 0);
+  },
+  runnerMemoryBytes(recipe, model) {
+    return irBytes(recipe.quantization, model) * 1.1 + 0.4 * GiB;
+  },
 };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { ModelSize } from '../recipe/model-files.js';
 import type { BaseRecipe } from '../recipe/schema.js';
 import { checkGroupSize } from './openvino.js';
 import type { Backend, DeviceClass } from './types.js';
@@ -49,6 +50,26 @@ export function builderExtraOptions(recipe: BaseRecipe): string[] {
     .map(([key, value]) => `${key}=${String(value)}`);
 }
 
+const GiB = 2 ** 30;
+
+/**
+ * The ONNX model's weight bytes. The builder quantizes every MatMul of the decoder (and the output
+ * projection, unless excluded) to 4 bits with an f32 scale per block, keeps the embedding in the
+ * I/O precision (f32 on the CPU), and stores cos/sin caches for every position.
+ */
+function onnxBytes(recipe: OrtRecipe, model: ModelSize): number {
+  const { quantization, ort } = recipe;
+  const io = ort.execution_provider === 'cpu' ? 4 : 2;
+  const caches = model.maxPositions * (model.headDim / 2) * 2 * io;
+  const other = model.parameters - model.embedding - model.lmHead - model.body;
+  if (quantization.weight_format !== 'int4') {
+    const bytes = quantization.weight_format === 'int8' ? 1 : quantization.weight_format === 'fp16' ? 2 : 4;
+    return (model.body + model.lmHead) * bytes + model.embedding * io + other * io + caches;
+  }
+  const fourBit = 0.5 + 4 / ort.block_size + (quantization.sym ? 0 : 0.5 / ort.block_size);
+  return model.body * fourBit + model.lmHead * (ort.exclude_lm_head ? io : fourBit) + model.embedding * io + other * io + caches;
+}
+
 export const ortGenai: Backend = {
   name: 'ort-genai',
   runtime: 'onnxruntime-genai',
@@ -84,4 +105,12 @@ export const ortGenai: Backend = {
   // A DML build on a machine without DirectML also runs on the CPU provider, as a structural check only.
   runnerTarget: (_recipe, target) => ({ device: target.device, ...(target.runtime ? { properties: target.runtime } : {}), ...(target.device === 'dml' ? { structural_fallback: true } : {}) }),
   emulates: () => false,
+  // Constants measured with bench/real-size.mjs on Phi-3-mini's full layout (see README, Performance).
+  estimateStep(kind, recipe, model) {
+    if (kind !== 'ort-genai-build') return undefined;
+    // The builder loads the checkpoint in f32 and quantizes layer by layer.
+    return { memoryBytes: model.parameters * 4 * 1.1 + 1 * GiB, diskBytes: onnxBytes(recipe as OrtRecipe, model) };
+  },
+  artifactBytes: (recipe, model) => onnxBytes(recipe as OrtRecipe, model),
+  runnerMemoryBytes: (recipe, model) => onnxBytes(recipe as OrtRecipe, model) * 1.1 + 0.3 * GiB,
 };

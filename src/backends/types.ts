@@ -1,4 +1,4 @@
-import type { ModelShape } from '../recipe/model-files.js';
+import type { ModelShape, ModelSize } from '../recipe/model-files.js';
 import type { BaseRecipe, RecipeSections, Target } from '../recipe/schema.js';
 import type { KeyPath } from '../yaml/located-yaml.js';
 
@@ -11,6 +11,12 @@ export type DeviceClass = (typeof DEVICE_CLASSES)[number];
 
 /** Records a problem with the recipe at a key; the caller turns them into a located InputError. */
 export type ReportProblem = (keyPath: KeyPath, message: string, hint?: string) => void;
+
+/** What one step (or the runner) takes: its peak resident memory and the disk it leaves behind. */
+export interface Footprint {
+  memoryBytes: number;
+  diskBytes: number;
+}
 
 /** One target as the backend's runner script receives it in its request. */
 export interface RunnerTarget {
@@ -50,6 +56,12 @@ export interface Backend {
   runnerScript: { toolchain: string; file: string };
   /** A target as the runner script's request carries it. */
   runnerTarget(recipe: BaseRecipe, target: Target, options: { emulateNpu: boolean }): RunnerTarget;
+  /** What one of this backend's own step kinds takes at this size; undefined for kinds it does not own. */
+  estimateStep(kind: string, recipe: BaseRecipe, model: ModelSize): Footprint | undefined;
+  /** The artifact's size on disk. */
+  artifactBytes(recipe: BaseRecipe, model: ModelSize): number;
+  /** The runner's peak while validating: the artifact loaded, its caches, the runtime itself. */
+  runnerMemoryBytes(recipe: BaseRecipe, model: ModelSize): number;
   /** Whether a target's device is only emulated here (the NPU through NPUW): labelled so everywhere. */
   emulates(device: string, options: { emulateNpu: boolean; present: string[] }): boolean;
 }

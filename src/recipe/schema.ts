@@ -1,15 +1,11 @@
 import { z } from 'zod';
+import { PRESET_NAMES, PRESETS } from './model-files.js';
 
 // The recipe format, as every backend shares it. `hint` metadata is shown next to a schema error at
 // that key; `description` reaches editors through the generated JSON Schema (schema/recipe.schema.json).
 // What only one backend understands (its own section, its devices, which settings it accepts
 // together) is that backend's module's business: see src/backends/.
 
-/**
- * Models phiforge makes itself, with no model hub (toolchains/reference/scripts/): two tiny
- * random-weights Phi-3s, and SmolLM2-135M-Instruct's real weights re-laid as Phi-3.
- */
-export const SYNTHETIC_PRESETS = ['phi3-mini-tiny', 'phi3-longrope-tiny', 'phi3-smollm2-135m'] as const;
 
 /** optimum-cli's --weight-format values that phiforge knows how to check in the IR afterwards. */
 export const WEIGHT_FORMATS = ['fp32', 'fp16', 'int8', 'int4'] as const;
@@ -34,9 +30,12 @@ const ModelSchema = z
       }),
     path: z.string().min(1).optional().meta({ description: 'A local Hugging Face model folder, relative to the recipe.' }),
     synthetic: z
-      .enum(SYNTHETIC_PRESETS)
+      .enum(PRESET_NAMES)
       .optional()
-      .meta({ description: 'A small model phiforge generates itself (no model hub needed).', hint: `One of: ${SYNTHETIC_PRESETS.join(', ')}.` }),
+      .meta({
+        description: `A model phiforge makes itself, with no model hub: ${Object.entries(PRESETS).map(([name, preset]) => `${name}: ${preset.description}`).join('; ')}.`,
+        hint: `One of: ${PRESET_NAMES.join(', ')}.`,
+      }),
     trust_remote_code: z
       .boolean()
       .default(false)

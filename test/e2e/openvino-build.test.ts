@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile, mkdir, cp, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { PRESETS } from '../../src/recipe/model-files.js';
 import { REPO_ROOT, runCli, runSupportScript, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
 
 // End-to-end: the real optimum-cli, NNCF and OpenVINO on the synthetic Phi-3 presets, with no model hub.
@@ -47,6 +48,8 @@ describe('phiforge build with the real optimum-cli', () => {
 
     const manifest = await manifestOf(artifact);
     expect(manifest.model).toMatchObject({ source: 'synthetic', preset: 'phi3-mini-tiny' });
+    // The shape recipes were checked against at plan time is the one the script made.
+    expect(manifest.model.config).toMatchObject(PRESETS['phi3-mini-tiny'].shape);
     expect(manifest.toolchains.openvino.installed).toMatchObject({ openvino: '2026.4.1', 'optimum-intel': '2.2.0', nncf: '3.4.0' });
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.facts.equivalent_command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');

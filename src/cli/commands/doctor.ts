@@ -23,8 +23,9 @@ export async function run(context: Context, args: Arguments): Promise<number> {
     const { estimate } = resources;
     lines.push(
       estimate
-        ? `recipe      ${resources.recipe}: ${(estimate.parameters / 1e9).toFixed(2)}B parameters; export needs about ${gib(estimate.exportMemoryBytes)} of memory and ${gib(estimate.diskBytes)} of disk; artifact about ${gib(estimate.artifactBytes)}`
+        ? `recipe      ${resources.recipe}: ${(estimate.parameters / 1e9).toFixed(2)}B parameters; the build needs about ${gib(estimate.peakMemoryBytes)} of memory at its peak and ${gib(estimate.diskBytes)} of disk; artifact about ${gib(estimate.artifactBytes)}`
         : `recipe      ${resources.recipe}: no estimate: ${resources.unknown}`,
+      ...(estimate ? Object.entries(estimate.steps).map(([step, footprint]) => `  ${step.padEnd(10)} memory ${gib(footprint.memoryBytes)}, disk ${gib(footprint.diskBytes)}`) : []),
       ...resources.warnings.map((warning) => `warning     ${warning}`),
     );
   }

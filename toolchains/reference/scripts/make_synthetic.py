@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
-"""Generate a tiny, random-weights Phi-3 checkpoint in Hugging Face format.
+"""Generate a random-weights Phi-3 checkpoint in Hugging Face format, in the layout a request gives.
 
-phiforge's tests and demos need a checkpoint that the real exporters
-(optimum-cli for OpenVINO, onnxruntime-genai's model builder) accept as Phi-3,
-but that is small enough to build in seconds on a laptop and needs no model hub.
-This script writes one deterministically: the same request always yields
-byte-identical files.
+phiforge's tests and demos need checkpoints that the real exporters (optimum-cli for OpenVINO,
+onnxruntime-genai's model builder) accept as Phi-3 and that need no model hub: tiny ones that build
+in seconds, and one with Phi-3-mini's full dimensions for measuring at real size. This script writes
+one deterministically: the same request always yields byte-identical files. The layouts themselves
+are declared in phiforge (src/recipe/model-files.ts), which checks recipes against them before any
+model exists.
 
 Contract (like every phiforge script):
 
     python make_synthetic.py --request REQ.json --result RES.json
 
-REQ: {"preset": "phi3-mini-tiny" | "phi3-longrope-tiny",
-      "output_dir": "/abs/existing/empty/dir", "seed": 1234}
+REQ: {"preset": str, "output_dir": "/abs/existing/empty/dir", "seed": 1234,
+      "layout": {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
+                 "num_key_value_heads", "vocab_size", "rope": "default" | "longrope",
+                 "max_position_embeddings", "original_max_position_embeddings",
+                 "partial_rotary_factor"?, "tie_word_embeddings"?}}
 RES: {"preset", "model_type", "hidden_size", "intermediate_size",
       "num_hidden_layers", "vocab_size", "num_parameters", "files"}
 
@@ -21,7 +25,6 @@ Logs go to stderr only; bad input exits with status 2 and a one-line message.
 
 import json
 import logging
-import math
 from pathlib import Path
 
 import torch
@@ -33,21 +36,11 @@ from phiforge_io import RequestError, empty_output_dir, run, write_stable_json
 
 log = logging.getLogger("make_synthetic")
 
-PRESETS = ("phi3-mini-tiny", "phi3-longrope-tiny")
-
-# --- Shapes ---------------------------------------------------------------
-# Every matrix dimension is a multiple of 128 so that INT4 group-size-128
-# quantization applies to every layer instead of falling back per channel.
-HIDDEN_SIZE = 256
-INTERMEDIATE_SIZE = 768  # ~3x hidden, close to Phi-3-mini's 8192/3072 ratio
-NUM_LAYERS = 2
-NUM_HEADS = 4  # head_dim 64
-NUM_KV_HEADS = 2  # grouped-query attention, as in Phi-3-small/medium
 INIT_STD = 0.02  # Phi-3's initializer_range
 ROPE_THETA = 10000.0
-ORIGINAL_CONTEXT = 4096  # Phi-3-mini's pretraining context
-LONG_CONTEXT = 131072  # Phi-3-mini-128k / Phi-3.5-mini
 WEIGHTS_DTYPE = torch.bfloat16  # what the real Phi-3 checkpoints ship
+LAYOUT_INTS = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+               "vocab_size", "max_position_embeddings", "original_max_position_embeddings")
 
 # --- Tokenizer ------------------------------------------------------------
 # Phi-3 reuses Llama-2's SentencePiece layout: <unk>, <s>, </s>, then the 256
@@ -75,9 +68,9 @@ EOS_TOKEN = "<|endoftext|>"
 # Phi-3's generation_config stops on any of these.
 STOP_TOKENS = ["<|endoftext|>", "<|assistant|>", "<|end|>"]
 
-# Phi-3 pads its embedding rows past the tokenizer (32011 -> 32064); we pad to
-# the next multiple of 128 so the embedding and lm_head shapes stay INT4-friendly.
-MODEL_VOCAB_SIZE = math.ceil((BASE_VOCAB_SIZE + len(PHI3_ADDED_TOKENS)) / 128) * 128
+# The tokenizer's size; a layout's vocab_size (embedding rows) may be larger, as Phi-3 pads
+# 32011 tokens to 32064 rows.
+TOKENIZER_SIZE = BASE_VOCAB_SIZE + len(PHI3_ADDED_TOKENS)
 
 # Phi-3-mini-4k-instruct's chat template.
 CHAT_TEMPLATE = (
@@ -204,8 +197,20 @@ def checked_request(request: dict) -> dict:
     """The request with its paths made Path objects; RequestError on any problem."""
 
     preset = request.get("preset")
-    if preset not in PRESETS:
-        raise RequestError(f"'preset' must be one of {list(PRESETS)}, got {preset!r}")
+    if not isinstance(preset, str) or not preset:
+        raise RequestError(f"'preset' must name the preset, got {preset!r}")
+    layout = request.get("layout")
+    if not isinstance(layout, dict):
+        raise RequestError("'layout' must be an object with the model's dimensions")
+    for key in LAYOUT_INTS:
+        if not isinstance(layout.get(key), int) or isinstance(layout.get(key), bool) or layout[key] <= 0:
+            raise RequestError(f"layout.{key} must be a positive integer, got {layout.get(key)!r}")
+    if layout.get("rope") not in ("default", "longrope"):
+        raise RequestError(f"layout.rope must be default or longrope, got {layout.get('rope')!r}")
+    if layout["hidden_size"] % layout["num_attention_heads"] or layout["num_attention_heads"] % layout["num_key_value_heads"]:
+        raise RequestError("layout: hidden_size must divide into num_attention_heads, and those into num_key_value_heads")
+    if layout["vocab_size"] < TOKENIZER_SIZE:
+        raise RequestError(f"layout.vocab_size must be at least the tokenizer's {TOKENIZER_SIZE}")
 
     seed = request.get("seed")
     # bool is a subclass of int in Python; reject it explicitly.
@@ -214,7 +219,7 @@ def checked_request(request: dict) -> dict:
 
     output_dir = empty_output_dir(request)
 
-    return {"preset": preset, "seed": seed, "output_dir": output_dir}
+    return {"preset": preset, "seed": seed, "output_dir": output_dir, "layout": layout}
 
 
 # --- Tokenizer ------------------------------------------------------------
@@ -277,7 +282,7 @@ def build_phi3_tokenizer(vocab: dict, merges: list) -> Tokenizer:
     return tokenizer
 
 
-def tokenizer_config(tokenizer: Tokenizer) -> dict:
+def tokenizer_config(tokenizer: Tokenizer, model_max_length: int) -> dict:
     """tokenizer_config.json in the shape Phi-3-mini-4k-instruct ships."""
     added = {}
     for content, rstrip in [(t, False) for t in BASE_SPECIAL_TOKENS] + PHI3_ADDED_TOKENS:
@@ -298,7 +303,7 @@ def tokenizer_config(tokenizer: Tokenizer) -> dict:
         "clean_up_tokenization_spaces": False,
         "eos_token": EOS_TOKEN,
         "legacy": False,
-        "model_max_length": ORIGINAL_CONTEXT,
+        "model_max_length": model_max_length,
         "pad_token": EOS_TOKEN,
         "padding_side": "left",
         # Phi-3 says "LlamaTokenizer"; we ship no SentencePiece model, so name
@@ -309,9 +314,9 @@ def tokenizer_config(tokenizer: Tokenizer) -> dict:
     }
 
 
-def write_tokenizer(tokenizer: Tokenizer, output_dir: Path) -> None:
+def write_tokenizer(tokenizer: Tokenizer, output_dir: Path, model_max_length: int) -> None:
     tokenizer.save(str(output_dir / "tokenizer.json"))
-    write_stable_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer))
+    write_stable_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer, model_max_length))
     write_stable_json(
         output_dir / "special_tokens_map.json",
         {"bos_token": "<s>", "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN, "unk_token": "<unk>"},
@@ -321,30 +326,27 @@ def write_tokenizer(tokenizer: Tokenizer, output_dir: Path) -> None:
 # --- Model ----------------------------------------------------------------
 
 
-def preset_rope_settings(preset: str) -> dict:
-    """Context length and RoPE parameters, the only difference between presets.
-
-    Spelled the transformers 5 way (`rope_parameters` with `rope_type`);
-    `original_max_position_embeddings` stays a top-level field as in Phi-3.
+def rope_settings(layout: dict) -> dict:
+    """Context length and RoPE parameters, spelled the transformers 5 way (`rope_parameters` with
+    `rope_type`); `original_max_position_embeddings` stays a top-level field as in Phi-3.
     """
-    if preset == "phi3-longrope-tiny":
-        # Like Phi-3-mini-128k / Phi-3.5-mini: LongRoPE stretching 4k to 128k.
-        rope = {"rope_type": "longrope", "rope_theta": ROPE_THETA, **longrope_factors()}
-        return {"max_position_embeddings": LONG_CONTEXT, "rope_parameters": rope}
-    # Like Phi-3-mini-4k: plain RoPE over the pretraining context.
-    return {
-        "max_position_embeddings": ORIGINAL_CONTEXT,
-        "rope_parameters": {"rope_type": "default", "rope_theta": ROPE_THETA},
-    }
+    rope = {"rope_type": "default", "rope_theta": ROPE_THETA}
+    if layout["rope"] == "longrope":
+        # Like Phi-3-mini-128k / Phi-3.5-mini: LongRoPE stretching the original context.
+        rope = {"rope_type": "longrope", "rope_theta": ROPE_THETA, **longrope_factors(layout)}
+    if "partial_rotary_factor" in layout:
+        rope["partial_rotary_factor"] = layout["partial_rotary_factor"]
+    return {"max_position_embeddings": layout["max_position_embeddings"], "rope_parameters": rope}
 
 
-def longrope_factors() -> dict:
-    """LongRoPE rescale factors, one per rotary frequency pair (head_dim / 2).
+def longrope_factors(layout: dict) -> dict:
+    """LongRoPE rescale factors, one per rotary frequency pair (rotary dims / 2).
 
     The curves only need Phi-3's shape: short factors stay near 1, long
     factors grow smoothly towards the low frequencies.
     """
-    pairs = HIDDEN_SIZE // NUM_HEADS // 2
+    head_dim = layout["hidden_size"] // layout["num_attention_heads"]
+    pairs = int(head_dim * layout.get("partial_rotary_factor", 1.0)) // 2
     ramp = [i / (pairs - 1) for i in range(pairs)]
     return {
         "short_factor": [round(1.0 + 0.1 * r**2, 4) for r in ramp],
@@ -352,24 +354,24 @@ def longrope_factors() -> dict:
     }
 
 
-def build_config(preset: str, tokenizer: Tokenizer) -> Phi3Config:
+def build_config(layout: dict, tokenizer: Tokenizer) -> Phi3Config:
     """A Phi3Config; constructing it runs transformers' own RoPE validation."""
     eos_id = tokenizer.token_to_id(EOS_TOKEN)
     return Phi3Config(
-        vocab_size=MODEL_VOCAB_SIZE,
-        hidden_size=HIDDEN_SIZE,
-        intermediate_size=INTERMEDIATE_SIZE,
-        num_hidden_layers=NUM_LAYERS,
-        num_attention_heads=NUM_HEADS,
-        num_key_value_heads=NUM_KV_HEADS,
-        original_max_position_embeddings=ORIGINAL_CONTEXT,
+        vocab_size=layout["vocab_size"],
+        hidden_size=layout["hidden_size"],
+        intermediate_size=layout["intermediate_size"],
+        num_hidden_layers=layout["num_hidden_layers"],
+        num_attention_heads=layout["num_attention_heads"],
+        num_key_value_heads=layout["num_key_value_heads"],
+        original_max_position_embeddings=layout["original_max_position_embeddings"],
         initializer_range=INIT_STD,
         bos_token_id=tokenizer.token_to_id("<s>"),
         eos_token_id=eos_id,
         pad_token_id=eos_id,
-        tie_word_embeddings=False,
+        tie_word_embeddings=bool(layout.get("tie_word_embeddings", False)),
         architectures=["Phi3ForCausalLM"],
-        **preset_rope_settings(preset),
+        **rope_settings(layout),
     )
 
 
@@ -380,7 +382,11 @@ def build_model(config: Phi3Config, seed: int) -> Phi3ForCausalLM:
     function of the seed alone, independent of how a transformers release
     happens to initialise modules.
     """
-    model = Phi3ForCausalLM(config)
+    # Made on the meta device and then given bf16 storage: a full-size model never exists in fp32,
+    # which would need 15 GB for Phi-3-mini's 3.8B parameters.
+    with torch.device("meta"):
+        model = Phi3ForCausalLM(config)
+    model = model.to_empty(device="cpu").to(WEIGHTS_DTYPE)
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for _, param in sorted(model.named_parameters()):
@@ -389,7 +395,9 @@ def build_model(config: Phi3Config, seed: int) -> Phi3ForCausalLM:
                 param.fill_(1.0)
             else:
                 param.copy_(torch.normal(0.0, INIT_STD, size=param.shape, generator=generator))
-    return model.to(WEIGHTS_DTYPE).eval()
+    # The rotary inverse frequencies are left unset on the meta device: they are not saved, and this
+    # script only saves the model; whoever loads it computes them from config.json.
+    return model.eval()
 
 
 def hub_style_config(saved: dict) -> dict:
@@ -453,18 +461,19 @@ def generate(request: dict) -> dict:
     output_dir = request["output_dir"]
     log.info("training tokenizer (%d base pieces)", BASE_VOCAB_SIZE)
     tokenizer = train_tokenizer()
-    write_tokenizer(tokenizer, output_dir)
+    layout = request["layout"]
+    write_tokenizer(tokenizer, output_dir, layout["max_position_embeddings"])
 
-    config = build_config(request["preset"], tokenizer)
+    config = build_config(layout, tokenizer)
     log.info(
         "building %s: hidden %d, intermediate %d, %d layers, %d/%d heads, vocab %d, %s",
         request["preset"],
-        HIDDEN_SIZE,
-        INTERMEDIATE_SIZE,
-        NUM_LAYERS,
-        NUM_HEADS,
-        NUM_KV_HEADS,
-        MODEL_VOCAB_SIZE,
+        layout["hidden_size"],
+        layout["intermediate_size"],
+        layout["num_hidden_layers"],
+        layout["num_attention_heads"],
+        layout["num_key_value_heads"],
+        layout["vocab_size"],
         WEIGHTS_DTYPE,
     )
     model = build_model(config, request["seed"])

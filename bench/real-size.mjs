@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// bench/real-size: doctor's estimates against what a build at real size takes. Builds a random-
+// weights model with Phi-3-mini-4k's full dimensions (the phi3-mini-4k-random preset: 3.8B
+// parameters, made locally, no hub) through each backend with --no-validate, then validates each
+// artifact, sampling the resident memory of phiforge's whole process tree five times a second.
+// Prints, per recipe and per step, doctor's estimate beside the measured peak, and the artifact size.
+//   node bench/real-size.mjs [variants=ov-int4,ov-fp16,npu-int4,ort-int4-cpu]
+// Needs `npm run build`, about 24 GB of memory and 40 GB of disk; uses the repository's cache/.
+import { execa } from 'execa';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const cli = path.join(root, 'bin', 'phiforge.js');
+const model = 'model:\n  synthetic: phi3-mini-4k-random\n';
+const VARIANTS = {
+  // The guide's command exactly, in one optimum-cli pass.
+  'ov-int4': `name: real-ov-int4\n${model}pipeline: openvino\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 0.6, sym: true }\ntargets: [{ device: CPU }]\n`,
+  'ov-fp16': `name: real-ov-fp16\n${model}pipeline: openvino\nexport: direct\nquantization: { weight_format: fp16 }\ntargets: [{ device: CPU }]\n`,
+  'npu-int4': `name: real-npu-int4\n${model}pipeline: openvino-npu\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 1.0, sym: true }\ntargets: [{ device: NPU }]\nnpu: { max_prompt_len: 256, min_response_len: 64 }\n`,
+  'ort-int4-cpu': `name: real-ort-int4-cpu\n${model}pipeline: ort-genai\nquantization: { weight_format: int4, sym: true }\nort: { execution_provider: cpu, block_size: 32 }\ntargets: [{ device: cpu }]\n`,
+};
+const selected = (process.argv[2] ?? Object.keys(VARIANTS).join(',')).split(',');
+const GiB = 2 ** 30;
+const gib = (bytes) => +(bytes / GiB).toFixed(2);
+
+/** Resident bytes of `pid` and every process below it, from /proc. */
+function treeRss(pid) {
+  const children = new Map();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const parent = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let total = 0;
+  const stack = [pid];
+  while (stack.length) {
+    const current = stack.pop();
+    try {
+      total += Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${current}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+    } catch {
+      // gone meanwhile
+    }
+    stack.push(...(children.get(current) ?? []));
+  }
+  return total;
+}
+
+/** Runs the CLI, attributing the tree's peak memory to the step whose command is running. */
+async function measured(args, cwd) {
+  const child = execa(process.execPath, [cli, ...args], { cwd, reject: false, env: { NO_COLOR: '1' } });
+  const peaks = {};
+  let current = 'phiforge';
+  child.stderr.on('data', (chunk) => {
+    for (const line of chunk.toString().split('\n')) {
+      const step = /› (\S+):/.exec(line)?.[1] ?? (/^running \S+ on /.test(line) ? 'runner' : undefined);
+      if (step) current = step;
+    }
+  });
+  const started = performance.now();
+  const sampler = setInterval(() => {
+    const rss = treeRss(child.pid);
+    peaks[current] = Math.max(peaks[current] ?? 0, rss);
+  }, 200);
+  const result = await child;
+  clearInterval(sampler);
+  if (result.exitCode !== 0) throw new Error(`phiforge ${args.join(' ')} failed:\n${result.stderr.slice(-3000)}`);
+  return { peaks, seconds: (performance.now() - started) / 1000, stdout: result.stdout };
+}
+
+const cwd = await mkdtemp(path.join(os.tmpdir(), 'phiforge-real-size-'));
+const report = [];
+for (const name of selected) {
+  const file = path.join(cwd, `${name}.yaml`);
+  await writeFile(file, VARIANTS[name]);
+  const doctor = JSON.parse((await execa(process.execPath, [cli, 'doctor', file, '--json', '--cache-dir', path.join(root, 'cache')], { cwd })).stdout).resources;
+  const build = await measured(['build', file, '--no-validate', '--emulate-npu', '--json', '--cache-dir', path.join(root, 'cache'), '--out', 'dist'], cwd);
+  const artifact = JSON.parse(build.stdout).results[0].artifact;
+  const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
+  const artifactBytes = manifest.files.reduce((sum, each) => sum + each.size, 0);
+  const validate = await measured(['validate', artifact, '--emulate-npu', '--cache-dir', path.join(root, 'cache')], cwd);
+  const steps = Object.entries({ ...build.peaks, runner: validate.peaks.runner }).map(([step, bytes]) => {
+    const estimate = doctor.estimate?.steps?.[step]?.memoryBytes;
+    return { step, measured_peak_gib: gib(bytes), estimate_gib: estimate === undefined ? null : gib(estimate), ratio: estimate === undefined ? null : +(estimate / bytes).toFixed(2) };
+  });
+  report.push({
+    variant: name,
+    build_s: +build.seconds.toFixed(0),
+    validate_s: +validate.seconds.toFixed(0),
+    steps,
+    artifact: { measured_gib: gib(artifactBytes), estimate_gib: doctor.estimate ? gib(doctor.estimate.artifactBytes) : null, ratio: doctor.estimate ? +(doctor.estimate.artifactBytes / artifactBytes).toFixed(2) : null },
+    peak: { measured_gib: gib(Math.max(...Object.values(build.peaks))), estimate_gib: doctor.estimate ? gib(doctor.estimate.peakMemoryBytes) : null },
+  });
+  console.error(JSON.stringify(report.at(-1)));
+}
+console.log(JSON.stringify({ bench: 'real-size', model: 'phi3-mini-4k-random (3.82B parameters, bf16)', goal: 'estimate / measured within 0.7..1.3', machine: `${os.cpus().length} cores, ${gib(os.totalmem())} GiB`, variants: report }, null, 2));

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
@@ -168,9 +168,13 @@ async function changedFiles(dir: string): Promise<string[]> {
   return changed.sort();
 }
 
-async function createVenv(context: Context, toolchain: Toolchain, dir: string): Promise<void> {
+async function createVenv(context: Context, toolchain: Toolchain, linkedDir: string): Promise<void> {
   const lockDigest = requireLock(toolchain);
   await checkInterpreter(context, toolchain);
+  // Installers write the venv's path into every entry point's shebang: it must be the real one, not
+  // a symlinked cache folder that may be gone tomorrow (a CI job's, a test's).
+  await mkdir(path.dirname(linkedDir), { recursive: true });
+  const dir = path.join(await realpath(path.dirname(linkedDir)), path.basename(linkedDir));
   const log = cachePath(context, 'logs', 'toolchains', `${path.basename(dir)}.log`);
   // Retried: a process killed a moment ago may still be letting go of files in there.
   await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });

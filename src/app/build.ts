@@ -42,8 +42,9 @@ export interface Outcome {
  */
 export async function buildRecipes(context: Context, files: string[], options: BuildOptions = {}): Promise<Outcome[]> {
   if (options.name !== undefined && files.length > 1) throw new UsageError('--name names one artifact, but several recipes were given', 'Build them one at a time, or leave --name out.');
-  const built = await forEachConcurrently(files, options.jobs ?? 1, async (file) => {
-    const plan = await planRecipe(context, withName(await resolveRecipe(file, options.model), options.name));
+  const plans = await planTogether(context, files, options);
+  const built = await forEachConcurrently(plans, options.jobs ?? 1, async (plan) => {
+    if (plan instanceof Error) throw plan;
     await refuseOtherModelsArtifact(context, plan);
     for (const warning of (await checkResources(context, plan, { download: false })).warnings) context.say(`warning: ${warning}`);
     return executePlan(context, plan, { force: options.force, simpleProgress: (options.jobs ?? 1) > 1 });
@@ -71,6 +72,22 @@ export async function buildRecipes(context: Context, files: string[], options: B
     }
   }
   return outcomes;
+}
+
+/**
+ * Plans every recipe, knowing what the others are: several OpenVINO variants of one model share one
+ * PyTorch conversion, a lone one exports in one pass. Each slot holds a plan or that recipe's error.
+ */
+async function planTogether(context: Context, files: string[], options: BuildOptions): Promise<Array<Plan | Error>> {
+  const resolved = await Promise.all(files.map((file) => resolveRecipe(file, options.model).then((recipe) => withName(recipe, options.name), (error: Error) => error)));
+  const first = await Promise.all(resolved.map((recipe) => (recipe instanceof Error ? recipe : planRecipe(context, recipe).catch((error: Error) => error))));
+  const variants = new Map<string, number>();
+  for (const plan of first) {
+    const model = plan instanceof Error ? undefined : plan.steps.find((step) => step.kind === 'model-source');
+    if (model && !(plan instanceof Error) && plan.recipe.backend.name === 'openvino') variants.set(model.key, (variants.get(model.key) ?? 0) + 1);
+  }
+  if (![...variants.values()].some((count) => count > 1)) return first;
+  return Promise.all(resolved.map((recipe) => (recipe instanceof Error ? recipe : planRecipe(context, recipe, { variantsOfModel: (key) => variants.get(key) ?? 1 }).catch((error: Error) => error))));
 }
 
 function withName(recipe: ResolvedRecipe, name: string | undefined): ResolvedRecipe {

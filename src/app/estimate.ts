@@ -29,7 +29,9 @@ function sharedStep(kind: string, model: ModelSize, source: 'hub' | 'local' | 's
   return undefined;
 }
 
-export function estimateBuild(steps: Array<{ id: string; kind: string }>, recipe: BaseRecipe, backend: Backend, model: ModelSize): BuildEstimate {
+export function estimateBuild(steps: Array<{ id: string; kind: string; resolves?: Record<string, unknown> }>, planned: BaseRecipe, backend: Backend, model: ModelSize): BuildEstimate {
+  // As planning decided it (the export path, say).
+  const recipe = { ...planned, ...Object.assign({}, ...steps.map((step) => step.resolves ?? {})) } as BaseRecipe;
   const source = recipe.model.synthetic ? 'synthetic' : recipe.model.path ? 'local' : 'hub';
   const footprints: Record<string, Footprint> = {};
   for (const step of steps) {

@@ -47,9 +47,24 @@ export function equivalentOptimumCli(recipe: BaseRecipe): string {
   return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
 }
 
-/** Variants that cannot be derived from the shared IR: an fp32 IR of a bf16 checkpoint is another trace. */
-export function exportsDirectly(recipe: Pick<BaseRecipe, 'export' | 'quantization'>): boolean {
-  return recipe.export === 'direct' || recipe.quantization.weight_format === 'fp32';
+export interface ExportPath {
+  path: 'shared' | 'direct';
+  /** Why, in words for plan and the manifest. */
+  why: string;
+}
+
+/**
+ * One optimum-cli pass, or one shared PyTorch conversion that every variant of the model is derived
+ * from (the same weight bytes). Sharing pays only when it is shared: by default a recipe exports in
+ * one pass unless this build makes several variants of its model or the shared conversion is cached
+ * already. `export:` in the recipe decides instead; fp32 is always its own trace.
+ */
+export function chooseExportPath(recipe: Pick<BaseRecipe, 'export' | 'quantization'>, situation: { variantsOfModel: number; sharedCached: boolean }): ExportPath {
+  if (recipe.quantization.weight_format === 'fp32') return { path: 'direct', why: 'an fp32 IR is traced in f32, not derived from the checkpoint-dtype conversion' };
+  if (recipe.export) return { path: recipe.export, why: `export: ${recipe.export} in the recipe` };
+  if (situation.variantsOfModel > 1) return { path: 'shared', why: `this build makes ${situation.variantsOfModel} variants of the model: one conversion serves them all` };
+  if (situation.sharedCached) return { path: 'shared', why: 'the shared conversion of this model is cached already' };
+  return { path: 'direct', why: 'the only variant of this model in this build, and no shared conversion is cached: one optimum-cli pass' };
 }
 
 /** What NNCF wrote into the IR's rt_info about the weight compression it applied. */
@@ -238,11 +253,12 @@ export const openVino: Backend = {
     const checkpoint = model.parameters * model.checkpointBytesPerWeight;
     const ir = irBytes(recipe.quantization, model);
     switch (kind) {
+      // `export` is what planning decided (the base step resolves it).
       case 'optimum-export-openvino':
         // torch holds the checkpoint while the traced IR and NNCF's compressed copy are built.
-        return exportsDirectly(recipe) ? { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: ir } : { memoryBytes: checkpoint * 1.2 + ir + 0.5 * GiB, diskBytes: ir };
+        return recipe.export !== 'shared' ? { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: ir } : { memoryBytes: checkpoint * 1.2 + ir + 0.5 * GiB, diskBytes: ir };
       case 'openvino-base-export':
-        return exportsDirectly(recipe) ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: checkpoint };
+        return recipe.export !== 'shared' ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: checkpoint * 1.45 + 0.5 * GiB, diskBytes: checkpoint };
       case 'compile-npu-blob':
         return { memoryBytes: ir * 2 + 0.5 * GiB, diskBytes: (recipe as OpenVinoRecipe).npu.weights_in_blob ? ir : ir * 0.05 };
       default:

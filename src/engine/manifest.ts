@@ -21,7 +21,8 @@ export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Rec
     ...(describe(plan, model) ? { description: describe(plan, model) } : {}),
     backend: loaded.backend.name,
     pipeline: loaded.pipeline.name,
-    recipe: { file: path.relative(process.cwd(), loaded.file) || loaded.file, resolved: recipe as unknown as Record<string, unknown> },
+    // What the steps decided (the export path, say) is part of the recipe a rebuild must follow.
+    recipe: { file: path.relative(process.cwd(), loaded.file) || loaded.file, resolved: { ...recipe, ...Object.assign({}, ...plan.steps.map((step) => step.resolves ?? {})) } as Record<string, unknown> },
     model: { ...model.facts, source, key: model.key, files: model.files, ...(loaded.modelOverride ? { override: loaded.modelOverride } : {}) },
     toolchains,
     steps: outputs.map((output) => ({

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { checkOpenVinoExport, compressionFlags, equivalentOptimumCli, exportsDirectly, readAppliedCompression } from '../backends/openvino.js';
+import { checkOpenVinoExport, compressionFlags, equivalentOptimumCli, readAppliedCompression } from '../backends/openvino.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import { linkModel, MODEL_LINK } from './openvino-base-export.js';
@@ -20,7 +20,9 @@ export const optimumExportOpenVino: StepKind = {
     const { recipe } = input.recipe;
     const [modelStepId, baseStepId] = input.definition.needs;
     const modelDir = input.upstream[modelStepId].outDir;
-    if (baseStepId && !exportsDirectly(recipe)) return planDerived(input, input.upstream[baseStepId].outDir);
+    // The base step decided the path: a placeholder (no command) means one optimum-cli pass.
+    const base = baseStepId ? input.upstream[baseStepId] : undefined;
+    if (base && !('materialize' in base.work)) return planDerived(input, base.outDir);
     const task = 'text-generation-with-past';
     return planCommandStep(input, `optimum-cli export openvino (${recipe.quantization.weight_format})`, {
       // 2: --model is a relative link, so openvino_config.json no longer records a machine's path.

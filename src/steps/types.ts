@@ -62,6 +62,8 @@ export interface PlannedStep {
   work: CommandWork | DirectWork;
   /** Checks that need the output (a model's config.json), run whether the output was made or reused. */
   afterOutput?: (output: StepOutput) => Promise<void>;
+  /** Recipe settings this step decided (which export path, say): the manifest records them, so a rebuild decides the same. */
+  resolves?: Record<string, unknown>;
 }
 
 /** A step as a pipeline file declares it. */
@@ -80,6 +82,8 @@ export interface PlanInput {
   definition: StepDefinition;
   toolchain?: Toolchain;
   upstream: Record<string, PlannedStep>;
+  /** How many recipes of this build start from the model whose step key is given (1 when planned alone). */
+  variantsOfModel?: (modelKey: string) => number;
 }
 
 export interface StepKind {

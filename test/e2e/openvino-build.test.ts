@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile, writeFile, mkdir, cp, readdir } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { PRESETS } from '../../src/recipe/model-files.js';
@@ -54,12 +54,40 @@ describe('phiforge build with the real optimum-cli', () => {
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.facts.equivalent_command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');
     expect(exportStep.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 128, ratio: 0.6 });
-    expect(manifest.steps.find((step: { id: string }) => step.id === 'base').command).toContain('export_base.py');
+    // Which export path was taken is recorded, so a rebuild from the manifest takes the same.
+    expect(manifest.recipe.resolved.export).toMatch(/^(direct|shared)$/);
     const listed = new Map(manifest.files.map((file: { path: string; sha256: string }) => [file.path, file.sha256]));
     // Every shipped file is listed with its digest, the source model's answers among them; the manifest
     // and the device results in validation/ describe them.
     expect([...listed.keys()].sort()).toEqual((await readdir(artifact)).filter((name) => !['manifest.json', 'validation'].includes(name)).sort());
     expect(listed.has('reference.json')).toBe(true);
+  }, TIMEOUT);
+
+  it('a lone INT4 recipe exports in one optimum-cli pass, with the same weight bytes as a variant derived from the shared conversion', async () => {
+    const cwd = await workspace();
+    const cache = path.join(cwd, 'cache');
+    await mkdir(cache);
+    for (const shared of ['toolchains', 'tools']) await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
+    const lone = await runCli(['build', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', cache, '--out', 'dist', '--no-validate', '--json'], { cwd });
+    expect(lone.exitCode, lone.stderr).toBe(0);
+    const direct = await manifestOf(path.join(cwd, 'dist', 'phi3-tiny-int4-ov'));
+    const base = direct.steps.find((step: { id: string }) => step.id === 'base');
+    expect(base.facts).toEqual({ export: 'direct', why: 'the only variant of this model in this build, and no shared conversion is cached: one optimum-cli pass' });
+    expect(direct.steps.find((step: { id: string }) => step.id === 'export').command).toContain('optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym out');
+    expect(direct.recipe.resolved.export).toBe('direct');
+    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', cache], { cwd });
+    expect(planned.stdout).toContain('no shared conversion: the only variant of this model in this build');
+
+    const forced = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('name: phi3-tiny-int4-ov', 'name: shared-int4').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n');
+    await writeFile(path.join(cwd, 'shared.yaml'), forced);
+    expect((await runCli(['build', 'shared.yaml', '--cache-dir', cache, '--out', 'dist', '--no-validate'], { cwd })).exitCode).toBe(0);
+    const derived = await manifestOf(path.join(cwd, 'dist', 'shared-int4'));
+    expect(derived.steps.find((step: { id: string }) => step.id === 'export').command).toContain('derive_variant.py');
+    const bin = (manifest: { files: Array<{ path: string; sha256: string }> }) => manifest.files.find((file) => file.path === 'openvino_model.bin')!.sha256;
+    expect(bin(derived)).toBe(bin(direct));
+    // Now that the shared conversion is cached, a lone variant uses it too.
+    const replanned = await runCli(['plan', repoRecipe('demo/phi3-tiny-fp16-ov.yaml'), '--cache-dir', cache], { cwd });
+    expect(replanned.stdout).toContain('the shared conversion of this model is cached already');
   }, TIMEOUT);
 
   it('rebuilds an unchanged recipe from the cache without running a converter', async () => {
@@ -113,7 +141,13 @@ describe('phiforge build with the real optimum-cli', () => {
 
   it('builds the hub recipe from a local Phi-3 folder given with --model, with the guide\'s flags', async () => {
     const cwd = await workspace();
-    expect((await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')])).exitCode).toBe(0);
+    // The demo derived from the shared conversion (forced here), to compare with the direct export below.
+    const shared = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n');
+    await mkdir(path.join(cwd, 'recipes'), { recursive: true });
+    await writeFile(path.join(cwd, 'recipes', 'shared.yaml'), shared);
+    const derivedBuild = await build(cwd, ['recipes/shared.yaml']);
+    expect(derivedBuild.exitCode, derivedBuild.stderr).toBe(0);
+    expect(JSON.parse(derivedBuild.stdout).results[0].steps.find((step: { id: string }) => step.id === 'base').key).not.toBe(undefined);
     // The synthetic model is a Phi-3 checkpoint folder like any downloaded one.
     const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
     const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;

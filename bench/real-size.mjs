@@ -83,21 +83,26 @@ for (const name of selected) {
   await writeFile(file, VARIANTS[name]);
   const doctor = JSON.parse((await execa(process.execPath, [cli, 'doctor', file, '--json', '--cache-dir', path.join(root, 'cache')], { cwd })).stdout).resources;
   const build = await measured(['build', file, '--no-validate', '--emulate-npu', '--json', '--cache-dir', path.join(root, 'cache'), '--out', 'dist'], cwd);
-  const artifact = JSON.parse(build.stdout).results[0].artifact;
+  const outcome = JSON.parse(build.stdout).results[0];
+  const artifact = outcome.artifact;
+  // A step reused from the cache ran nothing: only what ran is compared with its estimate.
+  const ran = new Set(outcome.steps.filter((step) => !step.reused).map((step) => step.id));
   const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
   const artifactBytes = manifest.files.reduce((sum, each) => sum + each.size, 0);
   const validate = await measured(['validate', artifact, '--emulate-npu', '--cache-dir', path.join(root, 'cache')], cwd);
-  const steps = Object.entries({ ...build.peaks, runner: validate.peaks.runner }).map(([step, bytes]) => {
+  const steps = Object.entries({ ...build.peaks, runner: validate.peaks.runner })
+    .filter(([step]) => ran.has(step) || step === 'runner')
+    .map(([step, bytes]) => {
     const estimate = doctor.estimate?.steps?.[step]?.memoryBytes;
-    return { step, measured_peak_gib: gib(bytes), estimate_gib: estimate === undefined ? null : gib(estimate), ratio: estimate === undefined ? null : +(estimate / bytes).toFixed(2) };
-  });
+      return { step, measured_peak_gib: gib(bytes), estimate_gib: estimate === undefined ? null : gib(estimate), ratio: estimate === undefined ? null : +(estimate / bytes).toFixed(2) };
+    });
   report.push({
     variant: name,
     build_s: +build.seconds.toFixed(0),
     validate_s: +validate.seconds.toFixed(0),
     steps,
     artifact: { measured_gib: gib(artifactBytes), estimate_gib: doctor.estimate ? gib(doctor.estimate.artifactBytes) : null, ratio: doctor.estimate ? +(doctor.estimate.artifactBytes / artifactBytes).toFixed(2) : null },
-    peak: { measured_gib: gib(Math.max(...Object.values(build.peaks))), estimate_gib: doctor.estimate ? gib(doctor.estimate.peakMemoryBytes) : null },
+    reused: outcome.steps.filter((step) => step.reused).map((step) => step.id),
   });
   console.error(JSON.stringify(report.at(-1)));
 }

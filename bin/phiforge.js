@@ -69,6 +69,24 @@ function loadPlainly() {
   return { main: require(bundle).main, saveCache: () => undefined };
 }
 
+/** `phiforge --help` and `phiforge <command> --help`, rendered at build time (scripts/bundle.mjs). */
+function prerenderedHelp() {
+  const helpFlags = ['--help', '-h'];
+  const page = args.length === 1 && helpFlags.includes(args[0]) ? 'phiforge' : args.length === 2 && helpFlags.includes(args[1]) && /^[a-z]+$/.test(args[0]) ? args[0] : undefined;
+  if (!page) return undefined;
+  try {
+    return readFileSync(fileURLToPath(new URL(`../lib/help/${page}.txt`, import.meta.url)), 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const help = prerenderedHelp();
+if (help !== undefined) {
+  process.stdout.write(help);
+  process.exit(0);
+}
+
 if (!existsSync(bundle)) {
   process.stderr.write(`error: ${bundle} is missing: phiforge has not been built\n  hint: run \`npm run build\` in ${path.dirname(path.dirname(bundle))}.\n`);
   process.exit(2);

@@ -3,7 +3,8 @@
 // dependencies on every command cost a third of a second, which a one-second `phiforge validate`
 // cannot absorb. CommonJS, because only a classic script can be given V8 cached data on Node 20.
 // Type checking stays with tsc (`npm run build`). The plotting libraries go to lib/vega.cjs (below).
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -56,3 +57,27 @@ await build({
   // hold. Its browser build returns no canvas in Node, and vega then measures text without one.
   alias: { 'vega-canvas': path.join(root, 'node_modules', 'vega-canvas', 'build', 'vega-canvas.browser.js') },
 });
+
+// Help pages, rendered once here by the bundle itself: `phiforge --help` and `phiforge <command>
+// --help` are then printed by bin/phiforge.js without loading the bundle (a tenth of a second).
+const { main, COMMAND_NAMES } = createRequire(import.meta.url)(path.join(outdir, 'phiforge.cjs'));
+const helpDir = path.join(outdir, 'help');
+mkdirSync(helpDir, { recursive: true });
+const render = async (argv) => {
+  let text = '';
+  const write = process.stdout.write;
+  process.stdout.write = (chunk) => ((text += chunk), true);
+  const log = console.log;
+  console.log = (...parts) => (text += `${parts.join(' ')}\n`);
+  try {
+    await main(argv, { stdout: (chunk) => (text += chunk), stderr: () => undefined });
+  } finally {
+    process.stdout.write = write;
+    console.log = log;
+  }
+  return text;
+};
+writeFileSync(path.join(helpDir, 'phiforge.txt'), await render(['--help']));
+for (const command of COMMAND_NAMES) {
+  writeFileSync(path.join(helpDir, `${command}.txt`), await render([command, '--help']));
+}

@@ -8,6 +8,9 @@ import type { Arguments } from './arguments.js';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, type CommandDeclaration } from './options.js';
 import { reportError } from './report-error.js';
 
+/** The top-level commands, for the help pages scripts/bundle.mjs renders ahead of time. */
+export const COMMAND_NAMES = COMMANDS.map((declaration) => declaration.command.split(' ')[0]);
+
 /** Where output goes: the process's streams, or a test's buffers. */
 export interface Io {
   stdout: (text: string) => void;

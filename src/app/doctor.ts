@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { z } from 'zod';
 import type { Context } from '../context.js';
+import { captureCommand } from '../exec/command.js';
 import { PhiforgeError } from '../errors.js';
 import { planRecipe } from '../pipeline/plan.js';
 import { resolveRecipe } from '../pipeline/resolve.js';
@@ -59,10 +59,10 @@ async function findUvQuietly(context: Context): Promise<string | undefined> {
   // doctor must not install anything: report a uv phiforge already installed, or none.
   const installed = path.join(context.cacheRoot, 'tools');
   if (!process.env.PHIFORGE_UV && !existsSync(installed)) {
-    const probe = await execa('uv', ['--version'], { reject: false });
+    const probe = await captureCommand('uv', ['--version']);
     return probe.exitCode === 0 ? probe.stdout.trim() : undefined;
   }
   const uv = await findUv({ ...context, say: () => undefined });
   if (!uv) return undefined;
-  return (await execa(uv, ['--version'], { reject: false })).stdout.trim();
+  return (await captureCommand(uv, ['--version'])).stdout.trim();
 }

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
-import { execa } from 'execa';
 import { freeBytes } from '../exec/preflight.js';
+import { captureCommand } from '../exec/command.js';
 
 export interface SystemFacts {
   os: string;
@@ -21,7 +21,7 @@ export async function systemFacts(cacheRoot: string, python: string): Promise<Sy
   const flags: string[] = await readFile('/proc/cpuinfo', 'utf8').then((text) => /^flags\s*:\s*(.*)$/m.exec(text)?.[1].split(/\s+/) ?? [], () => []);
   // doctor creates nothing: ask the nearest folder that exists.
   const free = await freeBytes(cacheRoot);
-  const probe = await execa(python, ['--version'], { reject: false });
+  const probe = await captureCommand(python, ['--version']);
   return {
     os: `${os.type()} ${os.release()} ${os.arch()}`,
     cpu: os.cpus()[0]?.model ?? 'unknown',

@@ -67,6 +67,10 @@ export function buildParser(argv: string[], dispatch: Dispatch): Argv {
     .usage('$0 <command> [options]\n\nTurn Phi-3 checkpoints into quantized, validated artifacts.')
     .options(Object.fromEntries(Object.entries(GLOBAL_OPTIONS).map(([name, spec]) => [name, { ...spec, global: true }])));
   for (const declaration of COMMANDS) parser = addCommand(parser, declaration, dispatch, []);
+  // yargs renders the whole help text after running any command, in case it is asked for later
+  // (30 ms: a tenth of a no-op build). It is computed when it is asked for instead.
+  const usage = (parser as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
   return parser
     .demandCommand(1, 'Name a command; see phiforge --help.')
     .strict()

@@ -2,8 +2,11 @@ import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { FileSystemError, InterruptedError, StepFailedError } from '../errors.js';
+
+// execa is loaded when a command first runs: a build whose steps are all cached starts none, and
+// evaluating execa's modules is a tenth of such a build's time.
+const execaLibrary = () => import('execa');
 
 /** Stops every command this process runs (Ctrl-C, SIGTERM): their children are ended, and waiting work unwinds. */
 const interruption = new AbortController();
@@ -67,6 +70,7 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
   const oomKillsBefore = await readOomKillCount();
   const started = performance.now();
   const [program, ...args] = withDeathSignal(spec.argv);
+  const { execa } = await execaLibrary();
   const child = execa(program, args, {
     env: spec.env,
     extendEnv: true,
@@ -114,6 +118,20 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
     stderrTail: stderrTail.slice(-STDERR_TAIL_LINES),
     logPath,
   });
+}
+
+export interface CapturedOutput {
+  /** Undefined when the program could not start. */
+  exitCode?: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A short command whose output is wanted whole (a version probe, `pip config list`). A failure is the caller's to judge. */
+export async function captureCommand(program: string, args: string[]): Promise<CapturedOutput> {
+  const { execa } = await execaLibrary();
+  const result = await execa(program, args, { reject: false, stdin: 'ignore' });
+  return { exitCode: result.exitCode, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
 }
 
 /** The cgroup's count of OOM kills, to tell a memory kill from any other SIGKILL where the kernel says. */

@@ -1,4 +1,4 @@
-import { execa } from 'execa';
+import { captureCommand } from '../exec/command.js';
 
 /**
  * The package sources the user configured for pip (pip.conf files and PIP_* variables).
@@ -36,7 +36,7 @@ function unquote(value: string): string {
 }
 
 export async function readPipConfig(python: string): Promise<PackageSources> {
-  const result = await execa(python, ['-m', 'pip', 'config', 'list'], { reject: false });
+  const result = await captureCommand(python, ['-m', 'pip', 'config', 'list']);
   if (result.exitCode !== 0) return { extraIndexUrls: [], findLinks: [] };
   return parsePipConfigList(result.stdout);
 }

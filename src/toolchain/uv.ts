@@ -1,8 +1,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
-import { runCommand } from '../exec/command.js';
+import { captureCommand, runCommand } from '../exec/command.js';
 import { withLock } from '../cache/lock.js';
 
 /** The uv phiforge installs from PyPI when the machine has none; pinned so locks resolve the same way. */
@@ -16,7 +15,7 @@ export const UV_VERSION = '0.13.8';
 export async function findUv(context: Context): Promise<string | undefined> {
   if (process.env.PHIFORGE_NO_UV) return undefined;
   for (const candidate of [process.env.PHIFORGE_UV, 'uv'].filter(Boolean) as string[]) {
-    const probe = await execa(candidate, ['--version'], { reject: false });
+    const probe = await captureCommand(candidate, ['--version']);
     if (probe.exitCode === 0) return candidate;
   }
   const toolDir = cachePath(context, 'tools', `uv-${UV_VERSION}`);

@@ -1,10 +1,9 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { execa } from 'execa';
 import { cachePath, type Context } from '../context.js';
 import { ToolchainError } from '../errors.js';
-import { runCommand } from '../exec/command.js';
+import { captureCommand, runCommand } from '../exec/command.js';
 import { ensureFreeSpace } from '../exec/preflight.js';
 import { withLock } from '../cache/lock.js';
 import { z } from 'zod';
@@ -208,7 +207,7 @@ async function createVenv(context: Context, toolchain: Toolchain, linkedDir: str
 
 /** The lock was resolved for one Python minor version; another one fails deep inside the installer. */
 async function checkInterpreter(context: Context, toolchain: Toolchain): Promise<void> {
-  const probe = await execa(context.python, ['-c', 'import platform; print(platform.python_version())'], { reject: false });
+  const probe = await captureCommand(context.python, ['-c', 'import platform; print(platform.python_version())']);
   const version = probe.stdout.trim();
   if (probe.exitCode !== 0 || !version.startsWith(`${toolchain.python}.`)) {
     throw new ToolchainError(

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Context } from '../context.js';
 import { downloadConfig, resolveCommit } from '../hub/hub.js';
+import { PRESET_SHAPES } from '../recipe/model-files.js';
 import type { Plan } from '../pipeline/plan.js';
 import { estimateBuild, type BuildEstimate, type ModelConfig } from './estimate.js';
 import { gib } from './system.js';
@@ -17,10 +18,12 @@ export interface ResourceCheck {
 
 /** config.json of the plan's model, without running any step: a folder, the HF cache, or the hub (config only). */
 async function modelConfig(plan: Plan, download: boolean): Promise<ModelConfig | undefined> {
+  const { model } = plan.recipe.recipe;
+  // A preset's shape is known before it is generated.
+  if (model.synthetic) return PRESET_SHAPES[model.synthetic];
   const modelStep = plan.steps.find((step) => step.kind === 'model-source');
   const local = modelStep && path.join(modelStep.outDir, 'config.json');
   if (local && existsSync(local)) return JSON.parse(await readFile(local, 'utf8')) as ModelConfig;
-  const { model } = plan.recipe.recipe;
   if (download && model.id && model.revision) {
     const file = await downloadConfig(model.id, await resolveCommit(model.id, model.revision));
     return JSON.parse(await readFile(file, 'utf8')) as ModelConfig;

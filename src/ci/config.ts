@@ -46,7 +46,7 @@ export const CiConfig = z
       .strictObject({
         name: z.string().min(1).default('phiforge artifacts'),
         file: z.string().min(1).default('.github/workflows/phiforge.yml').meta({ description: 'Where the workflow is kept: a change to it runs it.' }),
-        branches: z.array(z.string().min(1)).default(['main']).meta({ description: 'Pushes to these branches build, validate and report (pull requests always do).' }),
+        branches: z.array(z.string().min(1)).default(['main']).meta({ description: 'Pushes to these branches build, validate and report (pull requests always do); [] with tags: pushed tags only.' }),
         tags: z.array(z.string().min(1)).default(['v*']).meta({ description: 'Pushed tags that build, validate, report and (with publish.enabled) publish.' }),
       })
       .prefault({}),

@@ -189,7 +189,8 @@ export function workflowDocument(input: WorkflowInput): Document {
   const workflow = {
     name: config.workflow.name,
     on: {
-      push: { branches: config.workflow.branches, ...(config.workflow.tags.length ? { tags: config.workflow.tags } : {}), paths: watched },
+      // No branches with tags: pushed tags only (GitHub builds every branch when neither is given).
+      push: { ...(config.workflow.branches.length ? { branches: config.workflow.branches } : {}), ...(config.workflow.tags.length ? { tags: config.workflow.tags } : {}), paths: watched },
       pull_request: { paths: watched },
       workflow_dispatch: {},
     },

@@ -62,6 +62,15 @@ export function annotateError(context: Pick<Context, 'say'>, error: unknown, fil
  */
 export async function reportValidation(context: Context, input: string, artifactDir: string, report: ValidationReport): Promise<void> {
   if (!inGitHubActions()) return;
+  try {
+    await summarizeAndAnnotate(context, input, artifactDir, report);
+  } catch (error) {
+    // What Actions shows is a convenience: the verdict and its exit code stand without it.
+    context.say(`warning: could not report ${report.recipe} to GitHub Actions: ${(error as Error).message}`);
+  }
+}
+
+async function summarizeAndAnnotate(context: Context, input: string, artifactDir: string, report: ValidationReport): Promise<void> {
   const manifest = await readManifest(artifactDir);
   const deviceClass = (device: string) => backendOfDevice(device)?.deviceClass(device) ?? '';
   await appendStepSummary(validationSummary(report.recipe, report.passed, rowsOfValidation(manifest, report, deviceClass), report.failures));

@@ -29,7 +29,7 @@ async function repository(): Promise<string> {
     'phiforge-ci.yaml': [
       '# phiforge is built already in this checkout (the tests run the built CLI): nothing to install.',
       'phiforge:',
-      '  install: node bin/phiforge.js --version',
+      '  install: node bin/phiforge.js --help > /dev/null',
       'publish:',
       '  enabled: true',
       '  owner: test-org',

@@ -21,6 +21,8 @@ const LAYERS = [
   'steps',
   'pipeline',
   'engine',
+  // the CI workflow phiforge writes and the matrix its plan job expands
+  'ci',
   // use cases, then the command line
   'app',
   'cli',

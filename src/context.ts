@@ -21,6 +21,13 @@ export interface Context {
   say: (line: string) => void;
   /** Results: stdout (tables for people, or the one JSON document with --json). */
   print: (text: string) => void;
+  /** Folds what `work` says into one collapsible group of a CI log (GitHub Actions); absent elsewhere. */
+  group?: <T>(title: string, work: () => Promise<T>) => Promise<T>;
+}
+
+/** Runs `work` inside a log group where the context has groups, else just runs it. */
+export function inGroup<T>(context: Pick<Context, 'group'>, title: string, work: () => Promise<T>): Promise<T> {
+  return context.group ? context.group(title, work) : work();
 }
 
 export function cachePath(context: Pick<Context, 'cacheRoot'>, ...parts: string[]): string {

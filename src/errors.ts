@@ -278,3 +278,19 @@ export class NotValidatedError extends PhiforgeError {
     this.hint = `Measure it on a device first: \`phiforge validate ${artifact}\`. To publish it anyway, pass --allow-unvalidated (the model card then says it was not validated).`;
   }
 }
+
+/** A generated file (the GitHub workflow) is no longer what phiforge makes from its inputs. */
+export class WorkflowOutOfDateError extends PhiforgeError {
+  readonly code = 'WORKFLOW_OUT_OF_DATE';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly found: string,
+    readonly expected: string,
+    readonly regenerate: string,
+  ) {
+    super(`${file} is not the workflow phiforge makes from the configuration now; line ${line} is\n    ${found}\n  where phiforge writes\n    ${expected}`);
+    this.hint = `Regenerate it and commit the result: ${regenerate}`;
+  }
+}

@@ -8,7 +8,9 @@ export interface BuildEstimate {
   artifactBytes: number;
   /** By step id, plus `runner` for validation. */
   steps: Record<string, Footprint>;
-  /** The most any one step holds: steps run one after another. */
+  /** The most any one build step holds (steps run one after another): what an export machine needs. */
+  buildMemoryBytes: number;
+  /** The most any step or the validation runner holds: what one machine doing both needs. */
   peakMemoryBytes: number;
   /** Disk the build adds: step outputs in the cache (a download included) and the artifact in dist/. */
   diskBytes: number;
@@ -39,12 +41,14 @@ export function estimateBuild(steps: Array<{ id: string; kind: string; resolves?
     if (footprint) footprints[step.id] = footprint;
   }
   const artifactBytes = backend.artifactBytes(recipe, model);
+  const buildMemoryBytes = Math.max(0, ...Object.values(footprints).map((footprint) => footprint.memoryBytes));
   footprints.runner = { memoryBytes: backend.runnerMemoryBytes(recipe, model), diskBytes: 0 };
   return {
     parameters: model.parameters,
     artifactBytes,
     steps: footprints,
-    peakMemoryBytes: Math.max(...Object.values(footprints).map((footprint) => footprint.memoryBytes)),
+    buildMemoryBytes,
+    peakMemoryBytes: Math.max(buildMemoryBytes, footprints.runner.memoryBytes),
     diskBytes: Object.values(footprints).reduce((sum, footprint) => sum + footprint.diskBytes, 0) + artifactBytes,
   };
 }

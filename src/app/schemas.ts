@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { Manifest } from '../artifact/manifest.js';
 import { recipeJsonSchema } from '../backends/index.js';
+import { CiConfig } from '../ci/config.js';
 import { DeviceResult, ReferenceFile, RunnerRequest, RunsFile, SimilarityFile, SimilarityRequest } from '../validate/contract.js';
 
 /**
@@ -10,6 +11,7 @@ import { DeviceResult, ReferenceFile, RunnerRequest, RunsFile, SimilarityFile, S
  */
 export const SCHEMAS: Record<string, () => Record<string, unknown>> = {
   recipe: recipeJsonSchema,
+  'ci-config': () => z.toJSONSchema(CiConfig, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>,
   manifest: () => output(Manifest),
   reference: () => output(ReferenceFile),
   'runner-request': () => output(RunnerRequest),

@@ -6,6 +6,8 @@ import { InterruptedError, UsageError } from '../errors.js';
 import { interruptAll } from '../exec/command.js';
 import type { Arguments } from './arguments.js';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, type CommandDeclaration } from './options.js';
+import { GROUP_END, groupStart } from '../report/github.js';
+import { inGitHubActions } from './actions.js';
 import { reportError } from './report-error.js';
 
 /** The top-level commands, for the help pages scripts/bundle.mjs renders ahead of time. */
@@ -29,6 +31,23 @@ export function contextFrom(args: Arguments, io: Io = PROCESS_IO): Context {
     emulateNpu: Boolean(args['emulate-npu']),
     say: (line) => io.stderr(`${line}\n`),
     print: (text) => io.stdout(text.endsWith('\n') ? text : `${text}\n`),
+    ...(inGitHubActions() ? { group: logGroups(io) } : {}),
+  };
+}
+
+/** GitHub Actions log groups, one at a time: a group opened inside another one's work is not nested. */
+function logGroups(io: Io): NonNullable<Context['group']> {
+  let open = false;
+  return async (title, work) => {
+    if (open) return work();
+    open = true;
+    io.stderr(`${groupStart(title)}\n`);
+    try {
+      return await work();
+    } finally {
+      io.stderr(`${GROUP_END}\n`);
+      open = false;
+    }
   };
 }
 

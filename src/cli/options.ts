@@ -44,6 +44,9 @@ export const OPTIONS = {
   'dry-run': { type: 'boolean', default: false, describe: 'Print the files, their sizes and the model card (also written to <artifact>/README.md); no network call' },
   message: { type: 'string', describe: 'The commit title (default: Publish <name> (phiforge <version>))' },
   'allow-unvalidated': { type: 'boolean', default: false, describe: 'Publish even without a passing validation of these files (the model card says so)' },
+  config: { type: 'string', describe: 'The CI configuration (default: phiforge-ci.yaml where it exists, else built-in defaults; see phiforge schema ci-config)' },
+  write: { type: 'string', describe: 'Write the workflow to this file (e.g. .github/workflows/phiforge.yml) instead of printing it' },
+  check: { type: 'string', describe: 'Fail unless this file is exactly the workflow phiforge makes now (the plan job checks its own workflow)' },
 } satisfies Record<string, Options>;
 
 export type OptionName = keyof typeof OPTIONS;
@@ -108,6 +111,33 @@ export const COMMANDS: CommandDeclaration[] = [
     load: () => import('./commands/publish.js'),
   },
   {
+    command: 'ci',
+    describe: 'Produce artifacts in CI: the GitHub Actions workflow, and what its jobs ask of phiforge',
+    subcommands: [
+      {
+        command: 'github [recipe...]',
+        describe: 'Print (or --write) a GitHub Actions workflow that exports each recipe, validates it on every device class, reports and publishes',
+        positionals: { recipe: { describe: "Recipe files or globs, relative to the repository root (default: the configuration's recipes)", array: true, optional: true } },
+        options: ['config', 'write', 'check'],
+        load: () => import('./commands/ci.js'),
+      },
+      {
+        command: 'matrix [recipe...]',
+        describe: "The plan job's matrices (export per recipe, validate per recipe x device class) as JSON, also written to $GITHUB_OUTPUT when set",
+        positionals: { recipe: { describe: "Recipe files or globs (default: the configuration's recipes)", array: true, optional: true } },
+        options: ['config'],
+        load: () => import('./commands/ci.js'),
+      },
+      {
+        command: 'publishable <artifact...>',
+        describe: 'Which artifacts passed on every device class of their recipe: the publish job\'s matrix as JSON, also written to $GITHUB_OUTPUT when set',
+        positionals: { artifact: { describe: 'Artifact folders (dist/<name>) with their device results', array: true } },
+        options: ['config'],
+        load: () => import('./commands/ci.js'),
+      },
+    ],
+  },
+  {
     command: 'cache',
     describe: 'Inspect and prune the cache',
     subcommands: [
@@ -133,5 +163,5 @@ export const COMMANDS: CommandDeclaration[] = [
       { command: 'lock <name>', describe: 'Resolve requirements.in into a hash-pinned requirements.lock', positionals: { name: { describe: 'A toolchain' } }, load: () => import('./commands/toolchain.js') },
     ],
   },
-  { command: 'schema [name]', describe: 'Print a file format as JSON Schema (default: the recipe)', positionals: { name: { describe: 'recipe, manifest, reference, runner-request, runs, similarity, validation, or all', optional: true } }, load: () => import('./commands/schema.js') },
+  { command: 'schema [name]', describe: 'Print a file format as JSON Schema (default: the recipe)', positionals: { name: { describe: 'recipe, ci-config, manifest, reference, runner-request, runs, similarity, validation, or all', optional: true } }, load: () => import('./commands/schema.js') },
 ];

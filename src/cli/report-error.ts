@@ -1,3 +1,4 @@
+import { annotateError } from './actions.js';
 import { ExitCode, FileSystemError, InputError, PhiforgeError, StepFailedError } from '../errors.js';
 
 interface ErrorIo {
@@ -19,6 +20,8 @@ export function reportError(error: unknown, options: { json: boolean; verbose: b
     io.stdout(`${JSON.stringify({ ok: false, error: body }, null, 2)}\n`);
   }
   io.stderr(`${describeError(error)}\n`);
+  // In GitHub Actions, also where it is: an annotation at each bad input's file and line.
+  annotateError({ say: (line) => io.stderr(`${line}\n`) }, known ?? error);
   if (options.verbose && error instanceof Error && error.stack) io.stderr(`${error.stack}\n`);
   return known?.exitCode ?? ExitCode.failed;
 }

@@ -5,7 +5,7 @@ import type { ToolchainRecord } from '../artifact/manifest.js';
 import { publishArtifact } from '../artifact/publish.js';
 import { DigestMemo } from '../cache/digest-memo.js';
 import { getOrProduce } from '../cache/step-cache.js';
-import { cachePath, type Context } from '../context.js';
+import { cachePath, inGroup, type Context } from '../context.js';
 import { OutputCheckError } from '../errors.js';
 import { formatCommandLine, runCommand } from '../exec/command.js';
 import type { Plan } from '../pipeline/plan.js';
@@ -64,8 +64,9 @@ async function runSteps(context: Context, plan: Plan, options: ExecuteOptions) {
       title: `${name} › ${step.id}: ${step.summary}`,
       task: async (_: unknown, task: { output: string; title: string }) => {
         // The default renderer redraws the screen, so messages must go through the task; the simple one is line-based.
-        const stepContext: Context = simple ? context : { ...context, say: (line) => (task.output = line) };
-        const output = await runStep(stepContext, plan, step, toolchains, options.force ?? false);
+        const stepContext: Context = simple ? context : { ...context, group: undefined, say: (line) => (task.output = line) };
+        // In GitHub Actions each step's output folds into a group of the log.
+        const output = await inGroup(stepContext, `${name} › ${step.id}: ${step.summary}`, () => runStep(stepContext, plan, step, toolchains, options.force ?? false));
         outputs.push(output);
         if (output.reused) task.title = `${task.title} (cached)`;
       },

@@ -2,8 +2,8 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { MANIFEST_FILE, readManifest, type Manifest } from '../artifact/manifest.js';
 import { UsageError } from '../errors.js';
-import type { DeviceResult } from '../validate/contract.js';
-import { round, targetLabel } from '../validate/evaluate.js';
+import type { DeviceResult, TargetReport } from '../validate/contract.js';
+import { round, targetLabel, type ValidationReport } from '../validate/evaluate.js';
 import { readDeviceResults } from '../validate/results.js';
 
 // One row per artifact x device: the table `phiforge report`, the GitHub step summary and the model
@@ -65,39 +65,58 @@ export function quantizationSummary(manifest: Manifest): string {
   return parts.join(' ');
 }
 
-export function rowsOf(details: ArtifactDetails): ArtifactRow[] {
-  const { manifest } = details;
-  const base = {
+type RowBase = Pick<ArtifactRow, 'artifact' | 'backend' | 'quantization' | 'sizeBytes'>;
+
+function rowBase(manifest: Manifest): RowBase {
+  return {
     artifact: manifest.name,
     backend: manifest.backend,
     quantization: quantizationSummary(manifest),
     sizeBytes: manifest.files.reduce((sum, file) => sum + file.size, 0),
   };
+}
+
+/** One target's verdict and figures as a row. */
+function rowOf(base: RowBase, report: TargetReport, where: { deviceClass?: string; measuredAt?: string; host?: string }): ArtifactRow {
+  const figures = report.figures;
+  return {
+    ...base,
+    device: targetLabel(report),
+    deviceClass: where.deviceClass,
+    emulated: report.emulated,
+    structural: report.structural,
+    status: report.status,
+    similarity: report.agreement?.similarity_mean ?? undefined,
+    matchTokens: report.agreement?.match_tokens_mean,
+    perplexityRatio: report.perplexity?.ratio ?? undefined,
+    ttftMs: figures?.ttft_ms.median,
+    ttftByPromptTokens: figures?.sweep && Object.fromEntries(figures.sweep.map((point) => [point.prompt_tokens, point.ttft_ms.median])),
+    tpotMs: figures?.tpot_ms.median,
+    tokensPerS: figures?.tokens_per_s.median,
+    loadMs: figures?.load_ms,
+    peakRssMb: figures?.peak_rss_mb,
+    failedGates: report.gates.filter((gate) => !gate.passed).map((gate) => `${gate.gate}${gate.prompt_tokens ? `@${gate.prompt_tokens}` : ''}`),
+    measuredAt: where.measuredAt,
+    host: where.host,
+    reason: report.reason,
+  };
+}
+
+export function rowsOf(details: ArtifactDetails): ArtifactRow[] {
+  const base = rowBase(details.manifest);
   if (details.results.length === 0) return [{ ...base, status: 'not validated', emulated: false, structural: false, failedGates: [] }];
-  return details.results.map((result) => {
-    const { report } = result;
-    const figures = report.figures;
-    return {
-      ...base,
-      device: targetLabel(report),
-      deviceClass: result.device_class,
-      emulated: report.emulated,
-      structural: report.structural,
-      status: report.status,
-      similarity: report.agreement?.similarity_mean ?? undefined,
-      matchTokens: report.agreement?.match_tokens_mean,
-      perplexityRatio: report.perplexity?.ratio ?? undefined,
-      ttftMs: figures?.ttft_ms.median,
-      ttftByPromptTokens: figures?.sweep && Object.fromEntries(figures.sweep.map((point) => [point.prompt_tokens, point.ttft_ms.median])),
-      tpotMs: figures?.tpot_ms.median,
-      tokensPerS: figures?.tokens_per_s.median,
-      loadMs: figures?.load_ms,
-      peakRssMb: figures?.peak_rss_mb,
-      failedGates: report.gates.filter((gate) => !gate.passed).map((gate) => `${gate.gate}${gate.prompt_tokens ? `@${gate.prompt_tokens}` : ''}`),
-      measuredAt: result.measured_at,
-      host: result.host.name,
-      reason: report.reason,
-    };
+  return details.results.map((result) => rowOf(base, result.report, { deviceClass: result.device_class, measuredAt: result.measured_at, host: result.host.name }));
+}
+
+/**
+ * The rows of one validation as it just happened (skipped targets included, which leave no result
+ * file): what build and validate write to the GitHub step summary.
+ */
+export function rowsOfValidation(manifest: Manifest, report: ValidationReport, deviceClass: (device: string) => string): ArtifactRow[] {
+  const base = rowBase(manifest);
+  return report.targets.map((target, index) => {
+    const measured = report.measured?.[index];
+    return rowOf(base, target, { deviceClass: deviceClass(target.device), measuredAt: target.status === 'skipped' ? undefined : measured?.at, host: target.status === 'skipped' ? undefined : measured?.host });
   });
 }
 

@@ -8,7 +8,7 @@ import { DigestMemo } from '../cache/digest-memo.js';
 import { canonicalJson, sha256 } from '../cache/digest.js';
 import { scriptDigests } from '../cache/step-cache.js';
 import { parseContract, readContractFile } from '../contract.js';
-import { cachePath, type Context } from '../context.js';
+import { cachePath, inGroup, type Context } from '../context.js';
 import { ContractError, UsageError } from '../errors.js';
 import { runCommand } from '../exec/command.js';
 import { ensureWritableFolder } from '../exec/preflight.js';
@@ -80,7 +80,10 @@ export async function validateArtifact(context: Context, artifactDir: string, op
       }),
     );
     const toRun = group.filter((_, index) => !reusable.has(index));
-    const fresh = toRun.length > 0 ? await measure(context, manifest, backend, recipe, toolchain, toRun, request, reference) : undefined;
+    const fresh =
+      toRun.length > 0
+        ? await inGroup(context, `validate ${manifest.name} on ${toRun.map((target) => target.device).join(', ')} (${toolchain.name})`, () => measure(context, manifest, backend, recipe, toolchain, toRun, request, reference))
+        : undefined;
     for (const [index, target] of group.entries()) {
       const gates = target.gates ?? {};
       const earlierResult = reusable.get(index);

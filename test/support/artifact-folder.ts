@@ -79,6 +79,8 @@ export interface ArtifactOptions {
   name?: string;
   /** The model the manifest names as source (default: the synthetic tiny preset). */
   model?: Manifest['model'];
+  /** The devices of the recipe's targets (default: CPU). */
+  targets?: string[];
   /** Device results to leave beside it: status per device, measuring these files unless `otherBytes`. */
   results?: Array<{ device: string; status: 'passed' | 'failed' | 'skipped'; emulated?: boolean; otherBytes?: boolean; similarity?: number }>;
 }
@@ -149,7 +151,7 @@ export async function handMadeArtifact(options: ArtifactOptions = {}): Promise<H
     pipeline: 'openvino',
     recipe: {
       file: `recipes/${name}.yaml`,
-      resolved: { name, model: { synthetic: 'phi3-mini-tiny' }, pipeline: 'openvino', quantization: { weight_format: 'int4', group_size: 64, ratio: 0.6, sym: true }, targets: [{ device: 'CPU' }] },
+      resolved: { name, model: { synthetic: 'phi3-mini-tiny' }, pipeline: 'openvino', quantization: { weight_format: 'int4', group_size: 64, ratio: 0.6, sym: true }, targets: (options.targets ?? ['CPU']).map((device) => ({ device })) },
     },
     model: options.model ?? { source: 'synthetic', preset: 'phi3-mini-tiny', seed: 1234, key: 'b'.repeat(64), files: [] },
     toolchains: {

@@ -3,6 +3,7 @@ import type { Outcome } from '../../app/build.js';
 import type { Context } from '../../context.js';
 import { GateFailedError, PhiforgeError, UsageError } from '../../errors.js';
 import { comparisonTable, validationJunit, validationTable } from '../../report/validation.js';
+import { annotateError, reportValidation } from '../actions.js';
 import { describeError } from '../report-error.js';
 
 /**
@@ -15,9 +16,12 @@ export async function renderOutcomes(context: Context, outcomes: Outcome[], juni
   for (const outcome of outcomes) {
     if (outcome.error) {
       context.say(describeError(outcome.error));
+      annotateError(context, outcome.error, outcome.recipe);
       worst = Math.max(worst, outcome.error instanceof PhiforgeError ? outcome.error.exitCode : 1);
       continue;
     }
+    // In GitHub Actions: the table in the step summary, annotations at the failing gates' lines.
+    if (outcome.validation && outcome.artifact) await reportValidation(context, outcome.recipe, outcome.artifact, outcome.validation);
     if (context.json) continue;
     if (outcome.validation) context.print(validationTable(outcome.validation));
     if (outcome.artifact) context.print(`built ${path.relative(process.cwd(), outcome.artifact) || outcome.artifact}`);

@@ -26,6 +26,8 @@ export async function run(context: Context, args: Arguments): Promise<number> {
     argv: step.command?.argv,
     env: step.command?.env,
     output: step.outDir,
+    // False for a step that only decides or points (a local model, a lone variant's skipped base): nothing of its own is kept.
+    stepCache: !('materialize' in step.work),
   }));
   if (context.json) {
     context.print(JSON.stringify({ recipe: recipe.name, pipeline: resolved.pipeline.name, backend: backend.name, artifact: resolved.pipeline.artifact, steps, targets }, null, 2));

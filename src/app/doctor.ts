@@ -36,7 +36,7 @@ export async function examine(context: Context, recipeFile?: string, modelOverri
   for (const name of await listToolchains()) {
     const toolchain = await loadToolchain(name);
     const venv = await inspectVenv(context, toolchain);
-    toolchains.push({ name, state: venv.state });
+    toolchains.push({ name, state: venv.state, problem: venv.problem });
     const probe = RUNTIME_PROBES.find((each) => each.toolchain === name);
     if (!probe || venv.state !== 'ready') continue;
     try {

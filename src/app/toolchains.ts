@@ -11,7 +11,7 @@ export async function listToolchainStates(context: Context, name?: string) {
   const rows = [];
   for (const toolchain of await selected(name)) {
     const venv = await inspectVenv(context, toolchain);
-    rows.push({ name: toolchain.name, state: venv.state, venv: venv.dir || undefined, lockDigest: toolchain.lockDigest, pins: toolchain.pins, description: toolchain.description });
+    rows.push({ name: toolchain.name, state: venv.state, problem: venv.problem, venv: venv.dir || undefined, lockDigest: toolchain.lockDigest, pins: toolchain.pins, description: toolchain.description });
   }
   return rows;
 }

@@ -110,6 +110,8 @@ async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<{ ven
     const present = [...distInfos].some((info) => info === `${prefix}.dist-info` || info.startsWith(`${prefix}+`));
     if (!present) return { problem: `${name} ${version} is not installed` };
   }
+  const elsewhere = await scriptsMadeElsewhere(dir);
+  if (elsewhere) return { problem: `its scripts start ${elsewhere}, not this venv's Python (the venv was moved or copied here)` };
   const damaged = await changedFiles(dir);
   if (damaged.length > 0) return { problem: `${damaged.length} installed file(s) changed or missing (${damaged.slice(0, 3).join(', ')}${damaged.length > 3 ? ', ...' : ''})` };
   return { venv: {
@@ -121,6 +123,25 @@ async function readTrustedVenv(dir: string, toolchain: Toolchain): Promise<{ ven
     installed: record.installed,
     env: { VIRTUAL_ENV: dir, PATH: `${path.join(dir, 'bin')}${path.delimiter}${process.env.PATH ?? ''}` },
   } };
+}
+
+/**
+ * The interpreter line of the venv's first entry-point script when it names another folder's Python.
+ * The installer writes the venv's absolute path into every script (optimum-cli, ...); a venv moved or
+ * restored at another path (a CI cache, a renamed cache folder) passes every other check but cannot
+ * start them.
+ */
+async function scriptsMadeElsewhere(dir: string): Promise<string | undefined> {
+  const bin = path.join(dir, 'bin');
+  for (const entry of await readdir(bin, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isFile()) continue;
+    const head = await readFile(path.join(bin, entry.name)).then((bytes) => bytes.subarray(0, 512).toString('utf8'), () => '');
+    const interpreter = /^#!(\S*\/bin\/python[\d.]*)\s*$/m.exec(head.split('\n')[0] ?? '')?.[1];
+    if (!interpreter) continue;
+    const home = path.dirname(path.dirname(interpreter));
+    return home === dir || home === (await realpath(dir).catch(() => dir)) ? undefined : `#!${interpreter}`;
+  }
+  return undefined;
 }
 
 type InventoryEntry = [path: string, size: number, mtimeMs: number];

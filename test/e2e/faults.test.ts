@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { describe, expect, it } from 'vitest';
@@ -133,6 +133,15 @@ describe('faults', () => {
     const validated = await runCli(['validate', path.join(artifactCwd, 'dist', 'phi3-tiny-int4-ov'), '--cache-dir', cache], { cwd });
     expect(validated.exitCode, validated.stderr).toBe(0);
     expect(validated.stderr).toMatch(/toolchain openvino-runtime: 1 installed file\(s\) changed or missing \(lib\/python3\.11\/site-packages\/openvino\/__init__\.py\); rebuilding the venv/);
+  });
+
+  it('a venv moved to another path (a restored CI cache, a renamed cache folder) is found broken, not trusted', async () => {
+    const cwd = await workspace();
+    expect((await runCli(['toolchain', 'install', 'openvino-runtime', '--cache-dir', path.join(cwd, 'cache')], { cwd })).exitCode).toBe(0);
+    await rename(path.join(cwd, 'cache'), path.join(cwd, 'moved'));
+    const listed = JSON.parse((await runCli(['toolchain', 'list', 'openvino-runtime', '--cache-dir', path.join(cwd, 'moved'), '--json'], { cwd })).stdout)[0];
+    expect(listed.state).toBe('broken');
+    expect(listed.problem).toMatch(new RegExp(`scripts start #!${path.join(cwd, 'cache')}/toolchains/openvino-runtime-[0-9a-f]+/bin/python\\d*.* \\(the venv was moved or copied here\\)`));
   });
 
   it('a full disk under --out is a typed error with a hint, leaves nothing half-published, and the lock is released', async (context) => {

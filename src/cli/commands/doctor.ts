@@ -15,7 +15,7 @@ export async function run(context: Context, args: Arguments): Promise<number> {
     `system      ${system.os}; ${system.cpu}, ${system.cores} cores; flags ${system.cpuFlags.join(' ') || 'none of note'}`,
     `memory      ${gib(system.memoryBytes)} (${gib(system.freeMemoryBytes)} free); disk free at the cache ${system.cacheDiskFreeBytes === undefined ? '?' : gib(system.cacheDiskFreeBytes)}`,
     `python      ${system.python ?? `not found (${context.python})`}; uv ${uv ?? 'not found (phiforge installs it on first use)'}`,
-    ...toolchains.map((toolchain) => `toolchain   ${toolchain.name.padEnd(18)} ${toolchain.state}${problems[toolchain.name] ? `: ${problems[toolchain.name]}` : ''}`),
+    ...toolchains.map((toolchain) => `toolchain   ${toolchain.name.padEnd(18)} ${toolchain.state}${toolchain.problem ? `: ${toolchain.problem}` : problems[toolchain.name] ? `: ${problems[toolchain.name]}` : ''}`),
     `openvino    ${openvino ? `${openvino.openvino.split('-')[0]}: ${openvino.devices.map((device) => `${device.device} (${device.name}${device.driver ? `, driver ${device.driver}` : ''})`).join(', ')}${npuNote}` : 'runtime not installed: `phiforge toolchain install openvino-runtime`'}`,
     `onnxruntime ${onnxruntime ? `${onnxruntime.onnxruntime_genai}: ${onnxruntime.providers.join(', ')}` : 'runtime not installed: `phiforge toolchain install ort-genai-runtime`'}`,
   ];

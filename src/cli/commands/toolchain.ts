@@ -6,7 +6,7 @@ export async function run(context: Context, args: Arguments, trail: string[]): P
   const name = args.name as string | undefined;
   if (trail[1] === 'list') {
     const rows = await listToolchainStates(context, name);
-    context.print(context.json ? JSON.stringify(rows, null, 2) : rows.map((row) => `${row.name.padEnd(18)} ${row.state.padEnd(9)} ${row.description}${row.venv ? `\n${''.padEnd(28)} ${row.venv}` : ''}`).join('\n'));
+    context.print(context.json ? JSON.stringify(rows, null, 2) : rows.map((row) => `${row.name.padEnd(18)} ${row.state.padEnd(9)} ${row.description}${row.venv ? `\n${''.padEnd(28)} ${row.venv}` : ''}${row.problem ? `\n${''.padEnd(28)} ${row.problem}` : ''}`).join('\n'));
   } else if (trail[1] === 'install') {
     const ready = await installToolchains(context, name);
     context.print(context.json ? JSON.stringify(ready, null, 2) : ready.map((each) => `${each.name}: ready (${each.venv})`).join('\n') || 'nothing to install');

@@ -25,6 +25,9 @@ export async function run(context: Context, args: Arguments): Promise<number> {
     toolchain: step.toolchain?.name,
     argv: step.command?.argv,
     env: step.command?.env,
+    // The command runs in cwd, where links name its inputs (`model` -> the model folder).
+    cwd: step.command?.cwd,
+    links: step.command?.links,
     output: step.outDir,
     // False for a step that only decides or points (a local model, a lone variant's skipped base): nothing of its own is kept.
     stepCache: !('materialize' in step.work),

@@ -1,5 +1,5 @@
 import { constants, existsSync } from 'node:fs';
-import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DigestMemo } from '../cache/digest-memo.js';
 import { canonicalJson, sha256, type FileDigest } from '../cache/digest.js';
@@ -24,8 +24,9 @@ const LEFTOVER = (name: string) => new RegExp(`^\\.${name.replace(/[.]/g, '\\.')
 /**
  * Writes dist/<name>/ so that it is either the previous complete artifact or the new complete one,
  * never a mix: everything goes to a hidden sibling first, the manifest last, then renames. Files come
- * with the digests the step cache has just confirmed; they are copied (cloned where the filesystem
- * can) and not hashed a second time. When dist/<name> already holds exactly these files, only its
+ * with the digests the step cache has just confirmed and are not hashed a second time: large ones
+ * are hard-linked to the cache entry where both are on one filesystem (see placeFile), the rest are
+ * copied (cloned where the filesystem can). When dist/<name> already holds exactly these files, only its
  * manifest is rewritten (if it changed), so the device results beside it stay valid.
  *
  * One publisher per folder at a time (a lock in the cache); a publish that a kill cut short between
@@ -59,7 +60,7 @@ export async function publishArtifact(
         for (const file of part.files) {
           const target = path.join(staging, file.path);
           await mkdir(path.dirname(target), { recursive: true });
-          await copyFile(path.join(part.dir, file.path), target, constants.COPYFILE_FICLONE);
+          await placeFile(path.join(part.dir, file.path), target, file.size);
           if ((await stat(target)).size !== file.size) throw new Error(`copying ${file.path} into ${staging} gave a different size`);
         }
       }
@@ -78,6 +79,29 @@ export async function publishArtifact(
       throw error;
     }
   }, say);
+}
+
+/**
+ * Weight files (hundreds of MB to GB) are hard-linked: at full size, copying them took longer than
+ * everything else phiforge does around the converter, and doubled the disk a build needs. Nothing
+ * edits weights in place, and a cached output is never written again once committed (a rebuild makes
+ * a new entry), so the link cannot change under the artifact; if someone did write into one, the
+ * artifact's digest check would say so. Small files (configs, tokenizers, the chat template) are
+ * the ones people edit, and are copied so that an edit in dist/ stays there. Another filesystem, or
+ * one without hard links, gets copies.
+ */
+const LINK_FROM_BYTES = 16 * 2 ** 20;
+
+async function placeFile(source: string, target: string, size: number): Promise<void> {
+  if (size >= LINK_FROM_BYTES) {
+    try {
+      await link(source, target);
+      return;
+    } catch {
+      // EXDEV, EPERM, EMLINK, ENOTSUP: copy instead.
+    }
+  }
+  await copyFile(source, target, constants.COPYFILE_FICLONE);
 }
 
 /** Whether `dir` already holds exactly `files`, as its manifest lists them and as they are on disk. */

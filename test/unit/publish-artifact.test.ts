@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkArtifact } from '../../src/artifact/check.js';
@@ -45,6 +45,22 @@ describe('publishing an artifact', () => {
     expect(published.replaced).toBe(true);
     expect(await readdir(out)).toEqual(['model']);
     expect(JSON.parse(await readFile(path.join(out, 'model', 'config.json'), 'utf8'))).toEqual({ content: 'new' });
+  });
+
+  it('links weight-sized files to the cached output instead of copying them, and copies the small files people edit', async () => {
+    const root = await workspace();
+    const dir = path.join(root, 'export-out');
+    await mkdir(dir);
+    await writeFile(path.join(dir, 'openvino_model.bin'), Buffer.alloc(20 * 2 ** 20, 7));
+    await writeFile(path.join(dir, 'config.json'), '{}');
+    const out = path.join(root, 'dist');
+    await publishArtifact(path.join(root, 'cache'), out, 'model', [{ dir, files: await digestFolder(dir) }], manifest);
+    const inode = async (file: string) => (await stat(file)).ino;
+    expect(await inode(path.join(out, 'model', 'openvino_model.bin'))).toBe(await inode(path.join(dir, 'openvino_model.bin')));
+    expect(await inode(path.join(out, 'model', 'config.json'))).not.toBe(await inode(path.join(dir, 'config.json')));
+    // An edit of a copied file stays in dist/.
+    await writeFile(path.join(out, 'model', 'config.json'), '{"edited": true}');
+    expect(await readFile(path.join(dir, 'config.json'), 'utf8')).toBe('{}');
   });
 
   it('a later publish of the same files leaves the folder, and what was measured beside it, alone', async () => {

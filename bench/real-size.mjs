@@ -4,14 +4,17 @@
 // parameters, made locally, no hub) through each backend with --no-validate, then validates each
 // artifact, sampling the resident memory of phiforge's whole process tree five times a second.
 // Prints, per recipe and per step, doctor's estimate beside the measured peak, and the artifact size.
-//   node bench/real-size.mjs [variants=ov-int4,ov-fp16,npu-int4,ort-int4-cpu]
+//   node bench/real-size.mjs [variants=ov-int4,ov-fp16,npu-int4,ort-int4-cpu] [--fresh] [--build-only]
+// --fresh removes the cached outputs of each variant's own steps first (not the generated model's,
+// not the reference answers'), so that they run and are measured; --build-only skips validation.
 // Needs `npm run build`, about 24 GB of memory and 40 GB of disk; uses the repository's cache/.
 import { execa } from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'phiforge.js');
@@ -23,7 +26,9 @@ const VARIANTS = {
   'npu-int4': `name: real-npu-int4\n${model}pipeline: openvino-npu\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 1.0, sym: true }\ntargets: [{ device: NPU }]\nnpu: { max_prompt_len: 256, min_response_len: 64 }\n`,
   'ort-int4-cpu': `name: real-ort-int4-cpu\n${model}pipeline: ort-genai\nquantization: { weight_format: int4, sym: true }\nort: { execution_provider: cpu, block_size: 32 }\ntargets: [{ device: cpu }]\n`,
 };
-const selected = (process.argv[2] ?? Object.keys(VARIANTS).join(',')).split(',');
+const { values: flags, positionals } = parseArgs({ options: { fresh: { type: 'boolean' }, 'build-only': { type: 'boolean' } }, allowPositionals: true });
+const selected = (positionals[0] ?? Object.keys(VARIANTS).join(',')).split(',');
+const SHARED_STEP_KINDS = new Set(['model-source', 'reference-answers']);
 const GiB = 2 ** 30;
 const gib = (bytes) => +(bytes / GiB).toFixed(2);
 
@@ -84,6 +89,10 @@ for (const name of selected) {
   const file = path.join(cwd, `${name}.yaml`);
   await writeFile(file, VARIANTS[name]);
   const doctor = JSON.parse((await execa(process.execPath, [cli, 'doctor', file, '--json', '--cache-dir', path.join(root, 'cache')], { cwd })).stdout).resources;
+  if (flags.fresh) {
+    const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', file, '--json', '--emulate-npu', '--cache-dir', path.join(root, 'cache')], { cwd })).stdout);
+    for (const step of plan.steps) if (step.stepCache && !SHARED_STEP_KINDS.has(step.kind)) await rm(path.dirname(step.output), { recursive: true, force: true });
+  }
   const build = await measured(['build', file, '--no-validate', '--emulate-npu', '--json', '--cache-dir', path.join(root, 'cache'), '--out', 'dist'], cwd);
   const outcome = JSON.parse(build.stdout).results[0];
   const artifact = outcome.artifact;
@@ -93,8 +102,8 @@ for (const name of selected) {
   const artifactBytes = manifest.files.reduce((sum, each) => sum + each.size, 0);
   // Random weights at full size leave near-ties between tokens, which a different kernel (NPUW's) may
   // break the other way: an answer gate may fail here without saying anything about memory or speed.
-  const validate = await measured(['validate', artifact, '--emulate-npu', '--cache-dir', path.join(root, 'cache')], cwd, { gatesMayFail: true });
-  const steps = Object.entries({ ...build.peaks, runner: validate.peaks.runner })
+  const validate = flags['build-only'] ? undefined : await measured(['validate', artifact, '--emulate-npu', '--cache-dir', path.join(root, 'cache')], cwd, { gatesMayFail: true });
+  const steps = Object.entries({ ...build.peaks, ...(validate ? { runner: validate.peaks.runner } : {}) })
     .filter(([step]) => ran.has(step) || step === 'runner')
     .map(([step, bytes]) => {
     const estimate = doctor.estimate?.steps?.[step]?.memoryBytes;
@@ -103,11 +112,11 @@ for (const name of selected) {
   report.push({
     variant: name,
     build_s: +build.seconds.toFixed(0),
-    validate_s: +validate.seconds.toFixed(0),
+    validate_s: validate ? +validate.seconds.toFixed(0) : null,
     steps,
     artifact: { measured_gib: gib(artifactBytes), estimate_gib: doctor.estimate ? gib(doctor.estimate.artifactBytes) : null, ratio: doctor.estimate ? +(doctor.estimate.artifactBytes / artifactBytes).toFixed(2) : null },
     reused: outcome.steps.filter((step) => step.reused).map((step) => step.id),
-    failed_gates: validate.failedGates,
+    failed_gates: validate?.failedGates ?? null,
   });
   console.error(JSON.stringify(report.at(-1)));
 }

@@ -3,7 +3,7 @@ import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile }
 import path from 'node:path';
 import type { DigestMemo } from '../cache/digest-memo.js';
 import { canonicalJson, sha256, type FileDigest } from '../cache/digest.js';
-import { withLock } from '../cache/lock.js';
+import { processAlive, withLock } from '../cache/lock.js';
 import { checkArtifact } from './check.js';
 import { MANIFEST_FILE } from './manifest.js';
 
@@ -124,14 +124,6 @@ async function writeAtomically(file: string, content: string): Promise<void> {
   await rename(temporary, file);
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * A publisher killed between its renames leaves no dist/<name> and a `.name.old-*` holding the
@@ -142,7 +134,7 @@ async function recoverInterrupted(outRoot: string, name: string): Promise<void> 
   const finalDir = path.join(outRoot, name);
   for (const entry of (await readdir(outRoot)).sort().reverse()) {
     const match = pattern.exec(entry);
-    if (!match || alive(Number(match[2]))) continue;
+    if (!match || processAlive(Number(match[2]))) continue;
     const leftover = path.join(outRoot, entry);
     if (match[1] === 'old' && !existsSync(finalDir)) await rename(leftover, finalDir);
     else await rm(leftover, { recursive: true, force: true });

@@ -15,7 +15,8 @@ const POLL_MAX_MS = 500;
 /** How long a holder's silence means it died, when it cannot be asked (another host, a shared disk). */
 const STALE_MS = 30_000;
 
-function alive(pid: number): boolean {
+/** Whether a process of this host is still running (EPERM: it is, but someone else's). */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -33,7 +34,7 @@ async function readOwner(file: string): Promise<Owner | undefined> {
 }
 
 function isDead(owner: Owner): boolean {
-  return owner.host === os.hostname() && owner.pid !== process.pid && !alive(owner.pid);
+  return owner.host === os.hostname() && owner.pid !== process.pid && !processAlive(owner.pid);
 }
 
 /**

@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, workspace } from '../support/cli.js';
-import { blobName, COMMIT, FILES, REPO, startFakeHub, TOKEN, WEIGHTS, type FakeHub } from '../support/fake-hub.js';
+import { blobName, COMMIT, FILES, REPO, TOKEN, useFakeHub, WEIGHTS } from '../support/fake-hub.js';
 
 // The built CLI as a user runs it against a Hugging Face Hub (a fake one on loopback): what it asks
 // for, what it keeps in HF_HUB_CACHE, and that the token never shows.
@@ -26,17 +26,8 @@ const recipe = (options: { id?: string; revision?: string; groupSize?: number } 
     '',
   ].join('\n');
 
-let hub: FakeHub;
+const hub = useFakeHub();
 
-beforeAll(async () => {
-  hub = await startFakeHub();
-});
-afterAll(async () => {
-  await hub?.close();
-});
-beforeEach(() => {
-  hub.requests.length = 0;
-});
 
 /** A user's shell: the hub variables, nothing inherited that could send phiforge elsewhere or offline. */
 async function userRun(args: string[], recipeText: string, env: Record<string, string> = {}) {

@@ -1,18 +1,12 @@
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handMadeArtifact } from '../support/artifact-folder.js';
 import { runCli, workspace } from '../support/cli.js';
-import { startFakeHub, TOKEN, type FakeHub } from '../support/fake-hub.js';
+import { TOKEN, useFakeHub } from '../support/fake-hub.js';
 
 // The built CLI publishing to a Hugging Face Hub (a fake one on loopback), as a user or a CI job runs it.
 
-let hub: FakeHub;
-beforeAll(async () => {
-  hub = await startFakeHub();
-});
-afterAll(async () => {
-  await hub?.close();
-});
+const hub = useFakeHub();
 
 async function userRun(args: string[], env: Record<string, string> = {}) {
   const cwd = await workspace();

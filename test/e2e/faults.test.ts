@@ -1,26 +1,16 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, rename, rm, symlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { checkArtifact } from '../../src/artifact/check.js';
-import { CLI, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+import { CLI, freshCache, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 
 // Faults with the real pipeline: Ctrl-C, kill -9 at several points, a damaged venv, a full disk.
 // Whatever happens, nothing that looks like an artifact is incomplete, and a rerun resumes.
 
 const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 
-/** A cache with no step outputs, sharing the venvs (they come from hash-checked locks). */
-async function freshCache(root: string): Promise<string> {
-  const cache = path.join(root, 'cache');
-  await mkdir(cache, { recursive: true });
-  for (const shared of ['toolchains', 'tools']) {
-    await mkdir(path.join(SHARED_CACHE, shared), { recursive: true });
-    await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
-  }
-  return cache;
-}
 
 /** Starts the CLI and resolves once a line of its stderr matches `pattern`, with the time it appeared. */
 function start(args: string[], cwd: string): { child: ResultPromise; seen: (pattern: RegExp, timeoutMs?: number) => Promise<number>; stderr: () => string } {

@@ -1,24 +1,18 @@
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkArtifact } from '../../src/artifact/check.js';
 import { readManifest } from '../../src/artifact/manifest.js';
 import { downloadSnapshot } from '../../src/hub/hub.js';
 import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
-import { sha256, startFakeHub, TOKEN, type FakeHub } from '../support/fake-hub.js';
+import { sha256, TOKEN, useFakeHub } from '../support/fake-hub.js';
 
 // Publishing the real demo artifacts (built and validated by the real converters and runtimes) to a
 // Hugging Face Hub on loopback, and downloading them back with phiforge's own hub code. Every test
 // stands alone; the builds come from the shared cache.
 
-let hub: FakeHub;
-beforeAll(async () => {
-  hub = await startFakeHub();
-});
-afterAll(async () => {
-  await hub?.close();
-});
+const hub = useFakeHub();
 
 async function builtDemo(recipe: string): Promise<{ cwd: string; artifact: string }> {
   const cwd = await workspace();

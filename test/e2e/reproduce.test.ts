@@ -1,23 +1,13 @@
-import { mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
+import { deviceResults, freshCache, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 
 // Concurrency of the step cache and bit-for-bit rebuilds, with the real converters.
 
 const TIMEOUT = 1_800_000;
 const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 
-/** A cache with no step outputs yet, sharing the venvs (they come from hash-checked locks). */
-async function freshCache(root: string): Promise<string> {
-  const cache = path.join(root, 'cache');
-  await mkdir(cache, { recursive: true });
-  for (const shared of ['toolchains', 'tools']) {
-    await mkdir(path.join(SHARED_CACHE, shared), { recursive: true });
-    await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
-  }
-  return cache;
-}
 
 describe('step cache under concurrency, and phiforge verify', () => {
   beforeAll(async () => {

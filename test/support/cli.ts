@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +36,17 @@ export async function workspace(files: Record<string, string> = {}): Promise<str
 }
 
 /** The python of a toolchain venv in the shared cache (installing it if needed), to inspect artifacts with the real libraries. */
+/** A cache with no step outputs yet, sharing the venvs and tools (they come from hash-checked locks). */
+export async function freshCache(root: string): Promise<string> {
+  const cache = path.join(root, 'cache');
+  await mkdir(cache, { recursive: true });
+  for (const shared of ['toolchains', 'tools']) {
+    await mkdir(path.join(SHARED_CACHE, shared), { recursive: true });
+    await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
+  }
+  return cache;
+}
+
 export async function toolchainPython(name: string): Promise<string> {
   const cwd = await workspace();
   const result = await runCli(['toolchain', 'install', name, '--json', '--cache-dir', SHARED_CACHE], { cwd });

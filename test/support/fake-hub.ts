@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parse } from 'yaml';
 
 // A fake Hugging Face Hub on loopback, for phiforge's hub code (src/hub/, on top of @huggingface/hub).
@@ -125,6 +126,30 @@ export interface FakeHub {
   close(): Promise<void>;
 }
 
+/**
+ * The fake Hub of one test file: started before its tests, its request log emptied before each test,
+ * closed after them. Call it at the top of the file; the handle reaches the running hub.
+ */
+export function useFakeHub(): FakeHub {
+  let running: FakeHub | undefined;
+  beforeAll(async () => {
+    running = await startFakeHub();
+  });
+  afterAll(async () => {
+    await running?.close();
+  });
+  beforeEach(() => {
+    if (running) running.requests.length = 0;
+  });
+  return new Proxy({} as FakeHub, {
+    get(_target, key) {
+      if (!running) throw new Error('the fake hub starts in beforeAll: use it inside a test');
+      const value = Reflect.get(running, key) as unknown;
+      return typeof value === 'function' ? value.bind(running) : value;
+    },
+  });
+}
+
 export async function startFakeHub(): Promise<FakeHub> {
   const requests: SeenRequest[] = [];
   const repos = new Map<string, StoredRepo>();
@@ -181,7 +206,7 @@ export async function startFakeHub(): Promise<FakeHub> {
     let header: { summary: string; description?: string } | undefined;
     for (const line of body.split('\n').filter(Boolean)) {
       const { key, value } = JSON.parse(line) as { key: string; value: Record<string, string & number> };
-      if (key === 'header') header = value;
+      if (key === 'header') header = value as unknown as { summary: string; description?: string };
       else if (key === 'file') files.set(value.path, { path: value.path, content: Buffer.from(value.content, value.encoding === 'base64' ? 'base64' : 'utf8'), lfs: false });
       else if (key === 'lfsFile') {
         const content = lfs.get(value.oid);

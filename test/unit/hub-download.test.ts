@@ -1,23 +1,13 @@
-import { existsSync } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../../src/hub/hub.js';
 import { workspace } from '../support/cli.js';
-import { blobName, COMMIT, FILES, REPO, sha256, startFakeHub, TOKEN, type FakeHub } from '../support/fake-hub.js';
+import { blobName, COMMIT, FILES, REPO, sha256, TOKEN, useFakeHub } from '../support/fake-hub.js';
 
 // src/hub/hub.ts called directly against a fake Hugging Face Hub on loopback.
 
-let hub: FakeHub;
-beforeAll(async () => {
-  hub = await startFakeHub();
-});
-afterAll(async () => {
-  await hub?.close();
-});
-beforeEach(() => {
-  hub.requests.length = 0;
-});
+const hub = useFakeHub();
 
 const repoFolder = (hfCache: string) => path.join(hfCache, 'models--org--tiny-phi3');
 const asked = (fragment: string) => hub.requests.filter((request) => request.url.includes(fragment));

@@ -1,23 +1,19 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { handMadeArtifact, type HandMadeArtifact } from '../support/artifact-folder.js';
 import { workspace } from '../support/cli.js';
-import { startFakeHub, TOKEN, type FakeHub } from '../support/fake-hub.js';
+import { TOKEN, useFakeHub } from '../support/fake-hub.js';
 import { phiforge } from '../support/in-process.js';
 
 // The model card `phiforge publish` writes (README.md): Hub metadata the Hub can read, and every
 // section made from the artifact's own files.
 
-let hub: FakeHub;
+const hub = useFakeHub();
 let home: string;
 beforeAll(async () => {
-  hub = await startFakeHub();
   home = await workspace();
-});
-afterAll(async () => {
-  await hub?.close();
 });
 
 const SOURCE = 'microsoft/Phi-3-mini-4k-instruct';

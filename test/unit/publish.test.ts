@@ -1,29 +1,22 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { checkArtifact } from '../../src/artifact/check.js';
 import { readManifest } from '../../src/artifact/manifest.js';
 import { downloadSnapshot } from '../../src/hub/hub.js';
 import { handMadeArtifact, type HandMadeArtifact } from '../support/artifact-folder.js';
 import { workspace } from '../support/cli.js';
-import { sha256, startFakeHub, TOKEN, type FakeHub } from '../support/fake-hub.js';
+import { sha256, TOKEN, useFakeHub } from '../support/fake-hub.js';
 import { phiforge } from '../support/in-process.js';
 
 // `phiforge publish` in-process against a fake Hugging Face Hub on loopback: what it refuses, what
 // it sends, what a download of the result holds, and that the token shows nowhere.
 
-let hub: FakeHub;
+const hub = useFakeHub();
 let home: string;
 beforeAll(async () => {
-  hub = await startFakeHub();
   home = await workspace();
-});
-afterAll(async () => {
-  await hub?.close();
-});
-beforeEach(() => {
-  hub.requests.length = 0;
 });
 
 /** A user's shell: the hub variables, and an HF_HOME of its own so no real token file is read. */

@@ -2,19 +2,25 @@
 // bench/variants: three OpenVINO variants of one model (FP16, INT4 g128 r0.6 sym, INT4 channel-wise
 // r1.0 sym) built by one phiforge command, sharing one PyTorch conversion, against three separate
 // optimum-cli runs, side by side. phiforge runs with --no-validate, so both sides only export, once
-// as is and once with --jobs 2 (the variants' compressions side by side).
+// as is and once with --jobs 2 (the variants' compressions side by side). The reference answers are
+// made once beforehand and shared (they are the model's, not a variant's, and optimum-cli has none).
 // Prints JSON figures; goal: ratio <= 0.5.
-//   node bench/variants.mjs [tiny|smollm2]
+//   node bench/variants.mjs [--size tiny|smollm2|full] [--no-jobs-2]
+// full: Phi-3-mini-4k's full layout with random weights (3.8B parameters); an FP16 export of it peaks
+// near 24 GiB, so give it the whole machine; --no-jobs-2 skips the --jobs 2 run.
 // Needs `npm run build`; venvs come from the repository's cache/, step outputs go to a fresh one.
 import { execa } from 'execa';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'phiforge.js');
-const family = process.argv[2] === 'smollm2' ? { preset: 'phi3-smollm2-135m', group: 64 } : { preset: 'phi3-mini-tiny', group: 128 };
+const { values: options } = parseArgs({ options: { size: { type: 'string', default: 'tiny' }, 'no-jobs-2': { type: 'boolean' } } });
+const family = { tiny: { preset: 'phi3-mini-tiny', group: 128 }, smollm2: { preset: 'phi3-smollm2-135m', group: 64 }, full: { preset: 'phi3-mini-4k-random', group: 128 } }[options.size];
+if (!family) throw new Error(`--size is tiny, smollm2 or full, not ${options.size}`);
 const variants = [
   { name: 'fp16', quantization: 'weight_format: fp16', flags: ['--weight-format', 'fp16'] },
   { name: 'int4', quantization: `weight_format: int4\n  group_size: ${family.group}\n  ratio: 0.6\n  sym: true`, flags: ['--weight-format', 'int4', '--group-size', String(family.group), '--ratio', '0.6', '--sym'] },
@@ -37,21 +43,31 @@ for (const variant of variants) {
 await execa(process.execPath, [cli, 'build', recipes[0], '--no-validate', '--out', path.join(scratch, 'warm')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', recipes[0], '--json'], { cwd: root })).stdout);
 const modelDir = plan.steps.find((step) => step.id === 'model').output;
-const optimumCli = path.join(path.dirname(plan.steps.find((step) => step.id === 'base').argv[0]), 'optimum-cli');
+const optimumCli = plan.steps.find((step) => step.id === 'export').argv[0];
+// The reference answers of the model as --model gives it, made once in the repository's cache.
+await execa(process.execPath, [cli, 'build', recipes[0], '--no-validate', '--model', modelDir, '--out', path.join(scratch, 'warm')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
+const referenceEntry = path.dirname(JSON.parse((await execa(process.execPath, [cli, 'plan', recipes[0], '--model', modelDir, '--json'], { cwd: root })).stdout).steps.find((step) => step.id === 'reference').output);
 
 // One run per --jobs value, each from an empty step cache.
 const phiforgeRun = async (jobs) => {
   const cache = path.join(scratch, `cache-${jobs}`);
   await mkdir(cache);
   for (const shared of ['toolchains', 'tools']) await symlink(path.join(root, 'cache', shared), path.join(cache, shared));
-  return seconds(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--jobs', String(jobs), '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, `dist-${jobs}`)], { cwd: root });
+  await mkdir(path.join(cache, 'steps'));
+  await cp(referenceEntry, path.join(cache, 'steps', path.basename(referenceEntry)), { recursive: true });
+  const taken = await seconds(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--jobs', String(jobs), '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, `dist-${jobs}`)], { cwd: root });
+  // At full size one run's outputs are about 20 GB.
+  await rm(cache, { recursive: true, force: true });
+  await rm(path.join(scratch, `dist-${jobs}`), { recursive: true, force: true });
+  return taken;
 };
 const phiforge = await phiforgeRun(1);
-const phiforgeJobs2 = await phiforgeRun(2);
+const phiforgeJobs2 = options['no-jobs-2'] ? undefined : await phiforgeRun(2);
 
 const direct = [];
 for (const [index, variant] of variants.entries()) {
   direct.push(await seconds(optimumCli, ['export', 'openvino', '--model', modelDir, '--task', 'text-generation-with-past', ...variant.flags, path.join(scratch, `direct-${index}`)], { env: { HF_HUB_OFFLINE: '1' } }));
+  await rm(path.join(scratch, `direct-${index}`), { recursive: true, force: true });
 }
 await rm(scratch, { recursive: true, force: true });
 const directTotal = direct.reduce((sum, value) => sum + value, 0);
@@ -59,12 +75,13 @@ console.log(
   JSON.stringify(
     {
       bench: 'variants',
+      size: options.size,
       model: family.preset,
       phiforge_one_command_s: +phiforge.toFixed(2),
-      phiforge_one_command_jobs_2_s: +phiforgeJobs2.toFixed(2),
+      phiforge_one_command_jobs_2_s: phiforgeJobs2 === undefined ? null : +phiforgeJobs2.toFixed(2),
       optimum_cli_three_runs_s: { total: +directTotal.toFixed(2), each: direct.map((value) => +value.toFixed(2)) },
       ratio: +(phiforge / directTotal).toFixed(3),
-      ratio_jobs_2: +(phiforgeJobs2 / directTotal).toFixed(3),
+      ratio_jobs_2: phiforgeJobs2 === undefined ? null : +(phiforgeJobs2 / directTotal).toFixed(3),
       ratio_goal: 0.5,
     },
     null,

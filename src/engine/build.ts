@@ -68,7 +68,8 @@ async function runSteps(context: Context, plan: Plan, options: ExecuteOptions) {
         // In GitHub Actions each step's output folds into a group of the log.
         const output = await inGroup(stepContext, `${name} › ${step.id}: ${step.summary}`, () => runStep(stepContext, plan, step, toolchains, options.force ?? false));
         outputs.push(output);
-        if (output.reused) task.title = `${task.title} (cached)`;
+        const note = output.reused ? (output.reuseNote ?? ('materialize' in step.work ? undefined : 'cached')) : undefined;
+        if (note) task.title = `${task.title} (${note})`;
       },
     })),
     {

@@ -162,7 +162,7 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
             input.recipe.source.problemAt(['model', 'id'], `the Hugging Face cache holds ${id}@${commit} without its weights`, 'Unset HF_HUB_OFFLINE so the download can finish, or pass --model <local folder>.'),
           ]);
         }
-        return { dir: snapshot, files, facts: { source: 'hub', id, revision, commit }, reused: alreadyThere, durationMs: performance.now() - started };
+        return { dir: snapshot, files, facts: { source: 'hub', id, revision, commit }, reused: alreadyThere, reuseNote: 'in the Hugging Face cache', durationMs: performance.now() - started };
       },
     },
   };

@@ -48,7 +48,8 @@ export const optimumExportOpenVino: StepKind = {
       }),
       verify: (outDir) => checkOpenVinoExport(outDir, recipe.quantization),
       verifyHint: 'The export finished but is not what the recipe asked for; the step log shows what optimum did.',
-      facts: async (outDir) => ({ weight_compression: (await readAppliedCompression(path.join(outDir, 'openvino_model.xml'))) ?? null }),
+      // Recorded on both paths, so a manifest always says what a user would type for the same bytes.
+      facts: async (outDir) => ({ weight_compression: (await readAppliedCompression(path.join(outDir, 'openvino_model.xml'))) ?? null, equivalent_command: equivalentOptimumCli(recipe) }),
     });
   },
 };

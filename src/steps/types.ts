@@ -16,7 +16,13 @@ export interface StepOutput {
   files: FileDigest[];
   /** Facts the manifest records (the model's commit, the quantization the IR reports...). */
   facts: Record<string, unknown>;
+  /** Nothing ran for this step: its output already existed (or, for a placeholder, there was nothing to make). */
   reused: boolean;
+  /**
+   * What progress says after the title of a reused step. Step-cache entries say "cached" without it;
+   * steps whose output lives elsewhere say where it was found, or nothing when nothing was looked up.
+   */
+  reuseNote?: string;
   commandLine?: string;
   durationMs: number;
 }

@@ -12,11 +12,17 @@ import { CLI, freshCache, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../
 const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 
 
-/** Starts the CLI and resolves once a line of its stderr matches `pattern`, with the time it appeared. */
+/**
+ * Starts the CLI and resolves once a line of its stderr matches `pattern`, with the time it appeared.
+ * A pattern still unseen when the CLI exits fails at once rather than after the timeout, so a renamed
+ * step costs seconds, not ten minutes of CI.
+ */
 function start(args: string[], cwd: string): { child: ResultPromise; seen: (pattern: RegExp, timeoutMs?: number) => Promise<number>; stderr: () => string } {
   const child = execa(process.execPath, [CLI, ...args], { cwd, reject: false, env: { NO_COLOR: '1' }, stdin: 'ignore' });
   let text = '';
-  const waiters: Array<{ pattern: RegExp; resolve: (at: number) => void }> = [];
+  let exited = false;
+  const waiters: Array<{ pattern: RegExp; resolve: (at: number) => void; reject: (error: Error) => void }> = [];
+  const unseen = (pattern: RegExp, why: string) => new Error(`no ${pattern} (${why}) in:\n${text}`);
   child.stderr?.on('data', (chunk: Buffer) => {
     text += chunk.toString();
     for (const waiter of [...waiters]) {
@@ -26,11 +32,16 @@ function start(args: string[], cwd: string): { child: ResultPromise; seen: (patt
       }
     }
   });
+  void child.finally(() => {
+    exited = true;
+    for (const waiter of waiters.splice(0)) waiter.reject(unseen(waiter.pattern, 'the CLI exited'));
+  });
   const seen = (pattern: RegExp, timeoutMs = 600_000) =>
     new Promise<number>((resolve, reject) => {
       if (pattern.test(text)) return resolve(performance.now());
-      waiters.push({ pattern, resolve });
-      setTimeout(() => reject(new Error(`no ${pattern} in:\n${text}`)), timeoutMs).unref();
+      if (exited) return reject(unseen(pattern, 'the CLI exited'));
+      waiters.push({ pattern, resolve, reject });
+      setTimeout(() => reject(unseen(pattern, 'timed out')), timeoutMs).unref();
     });
   return { child, seen, stderr: () => text };
 }
@@ -53,7 +64,7 @@ describe('faults', () => {
     const cwd = await workspace();
     const cache = await freshCache(cwd);
     const build = start(['build', DEMO, '--cache-dir', cache, '--out', 'dist'], cwd);
-    await build.seen(/running .*export_base\.py/);
+    await build.seen(/running .*optimum-cli export openvino/);
     const sent = performance.now();
     build.child.kill('SIGINT');
     const result = await build.child;
@@ -67,7 +78,7 @@ describe('faults', () => {
     const again = start(['build', DEMO, '--cache-dir', cache, '--out', 'dist', '--json'], cwd);
     const began = performance.now();
     // The steps committed before Ctrl-C are reused; the interrupted one runs again without waiting for a lock.
-    const firstRun = await again.seen(/running .*export_base\.py/);
+    const firstRun = await again.seen(/running .*optimum-cli export openvino/);
     expect(firstRun - began).toBeLessThan(2000 + 1500);
     const rerun = await again.child;
     expect(rerun.exitCode, again.stderr()).toBe(0);
@@ -79,7 +90,7 @@ describe('faults', () => {
   it('kill -9 at several points never leaves an artifact that does not match its manifest, and every rerun resumes', async () => {
     const cwd = await workspace();
     const cache = await freshCache(cwd);
-    for (const point of [/running .*make_synthetic\.py/, /running .*export_base\.py/, /running .*reference_answers\.py/, /running phi3-tiny-int4-ov on CPU/]) {
+    for (const point of [/running .*make_synthetic\.py/, /running .*optimum-cli export openvino/, /running .*reference_answers\.py/, /running phi3-tiny-int4-ov on CPU/]) {
       const build = start(['build', DEMO, '--cache-dir', cache, '--out', 'dist', '--force'], cwd);
       await build.seen(point);
       build.child.kill('SIGKILL');

@@ -215,7 +215,12 @@ describe('phiforge build with the real optimum-cli', () => {
     const broken = path.join(cwd, 'broken-phi3');
     await mkdir(broken, { recursive: true });
     await writeFile(path.join(broken, 'config.json'), JSON.stringify({ model_type: 'phi3', architectures: ['Phi3ForCausalLM'], hidden_size: 256, intermediate_size: 768, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 }));
-    await writeFile(path.join(broken, 'model.safetensors'), 'these are not weights');
+    // A well-formed safetensors file (a damaged one is refused before any step runs) whose one tensor
+    // fits nothing the config describes: only the converter finds out.
+    const header = Buffer.from(JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] } }).padEnd(80));
+    const headerLength = Buffer.alloc(8);
+    headerLength.writeBigUInt64LE(BigInt(header.length));
+    await writeFile(path.join(broken, 'model.safetensors'), Buffer.concat([headerLength, header, Buffer.alloc(16)]));
 
     const result = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', broken, '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
     expect(result.exitCode).toBe(1);

@@ -111,10 +111,10 @@ describe('recipes mutated at random', () => {
           outcomes.refused++;
         }
       }),
-      { numRuns: 1200, seed: 42 },
+      { numRuns: 600, seed: 42 },
     );
     // Both outcomes occur: the generator is not so wild that nothing ever plans.
-    expect(outcomes.planned).toBeGreaterThan(30);
-    expect(outcomes.refused).toBeGreaterThan(300);
+    expect(outcomes.planned).toBeGreaterThan(15);
+    expect(outcomes.refused).toBeGreaterThan(150);
   }, 60_000);
 });

@@ -128,7 +128,7 @@ export const PRESETS = {
       num_hidden_layers: 2,
       num_attention_heads: 6,
       num_key_value_heads: 2,
-      vocab_size: 100352,
+      vocab_size: 32768,
       rope: 'longrope',
       max_position_embeddings: 131072,
       original_max_position_embeddings: 4096,
@@ -137,7 +137,7 @@ export const PRESETS = {
       tokenizer: 'phi4',
       query_key_scale: 8,
     },
-    "a tiny random-weights Phi-4-mini: rotary on 3/4 of each head with LongRoPE, 3 query heads per KV head, tied embeddings, a 100k byte-level BPE vocabulary and Phi-4's chat template (2 layers, hidden 384)",
+    "a tiny random-weights Phi-4-mini: rotary on 3/4 of each head with LongRoPE, 3 query heads per KV head, tied embeddings, a 32k byte-level BPE vocabulary (as large as a 5,000-token prompt's logits allow in tests) and Phi-4's chat template (2 layers, hidden 384)",
   ),
   'phi3-medium-tiny': synthetic(
     { hidden_size: 512, intermediate_size: 1792, num_hidden_layers: 2, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 1152, rope: 'default', max_position_embeddings: 4096, original_max_position_embeddings: 4096 },

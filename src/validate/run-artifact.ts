@@ -140,6 +140,7 @@ function runnerRequest(artifactDir: string, recipe: Recipe, reference: Reference
     prompts,
     ...(validate.prompt_tokens ? { prompt_tokens: validate.prompt_tokens, sweep_text: SWEEP_TEXT } : {}),
     ...(text ? { perplexity_text: text } : {}),
+    ...(reference?.long_context ? { long_context: { id: reference.long_context.id, messages: reference.long_context.messages, reference_logits: reference.long_context.logits } } : {}),
   };
 }
 

@@ -118,7 +118,7 @@ export const PRESETS = {
   // The family's layouts, tiny. LongRoPE ones get sharp attention (query_key_scale) so that the
   // long-context check can tell right rotary factors from wrong ones on random weights.
   'phi35-mini-tiny': synthetic(
-    { ...tiny, num_key_value_heads: 4, rope: 'longrope', max_position_embeddings: 131072, original_max_position_embeddings: 4096, query_key_scale: 8 },
+    { ...tiny, num_key_value_heads: 4, rope: 'longrope', max_position_embeddings: 131072, original_max_position_embeddings: 4096, query_key_scale: 6 },
     'a tiny random-weights Phi-3.5-mini: LongRoPE from 4k to 128k, one KV head per query head (2 layers, hidden 256)',
   ),
   'phi4-mini-tiny': synthetic(
@@ -135,7 +135,7 @@ export const PRESETS = {
       partial_rotary_factor: 0.75,
       tie_word_embeddings: true,
       tokenizer: 'phi4',
-      query_key_scale: 8,
+      query_key_scale: 6,
     },
     "a tiny random-weights Phi-4-mini: rotary on 3/4 of each head with LongRoPE, 3 query heads per KV head, tied embeddings, a 32k byte-level BPE vocabulary (as large as a 5,000-token prompt's logits allow in tests) and Phi-4's chat template (2 layers, hidden 384)",
   ),

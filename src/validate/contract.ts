@@ -36,6 +36,8 @@ export const ReferenceFile = z
         token_ids: TokenIds,
         text: z.string(),
         logits: z.array(z.number()),
+        /** The same prompt cut to stay inside the original context: how closely an artifact follows the source model where LongRoPE's long factors play no part. */
+        inside: z.strictObject({ messages: z.array(Message).min(1), prompt_tokens: z.number().int().positive(), logits: z.array(z.number()) }),
       })
       .optional(),
     made_with: z.record(z.string(), z.string()),
@@ -71,7 +73,9 @@ export const RunnerRequest = z
     sweep_text: z.string().optional(),
     perplexity_text: z.string().optional(),
     /** The reference's long prompt: answered once, its next-token logits correlated with the reference's. */
-    long_context: z.strictObject({ id: z.string(), messages: z.array(Message).min(1), reference_logits: z.array(z.number()) }).optional(),
+    long_context: z
+      .strictObject({ id: z.string(), messages: z.array(Message).min(1), reference_logits: z.array(z.number()), inside_messages: z.array(Message).min(1), inside_reference_logits: z.array(z.number()) })
+      .optional(),
     targets: z.array(RunnerTarget).min(1),
   })
   .meta({ title: 'phiforge runner request', description: "What a backend's runner script is asked to run." });
@@ -106,6 +110,8 @@ const RanTarget = z.strictObject({
       token_ids: TokenIds.optional(),
       text: z.string().optional(),
       logit_correlation: z.number().nullable().optional(),
+      /** The same for the prompt that stays inside the original context. */
+      inside_correlation: z.number().nullable().optional(),
       /** Why the target could not take the prompt (an NPU compiled for shorter prompts). */
       skipped: z.string().optional(),
     })
@@ -214,6 +220,7 @@ export const TargetReport = z.strictObject({
       match_tokens: Count.optional(),
       reference_tokens: Count,
       logit_correlation: z.number().nullable().optional(),
+      inside_correlation: z.number().nullable().optional(),
       skipped: z.string().optional(),
     })
     .optional(),

@@ -107,24 +107,25 @@ describe('the Phi family', () => {
         } else {
           // Past the original 4096 positions, where the long factors take over, the artifact still computes what the source model does.
           expect(device.report.long_context.prompt_tokens, name).toBeGreaterThan(4096);
-          expect(device.report.long_context.logit_correlation, name).toBeGreaterThan(0.5);
+          expect(device.report.long_context.logit_correlation, name).toBeGreaterThan(device.report.long_context.inside_correlation - 0.25);
           expect(checks.long_context, name).toBe(true);
         }
       }
     }
 
-    // Phi-4-mini's tied matrix serves both ends in the ONNX model: the builder shares tied embeddings by default.
+    // Phi-4-mini's one matrix serves both ends in the ONNX model (the builder shares tied embeddings by
+    // default): the embedding gathers from the output projection's 4-bit weights, and holds none of its own.
     const python = await toolchainPython('ort-genai');
     const { stdout } = await execa(python, [
       '-c',
-      `import onnx, sys
+      `import json, onnx, sys
 graph = onnx.load(sys.argv[1], load_external_data=False).graph
 gather = [n for n in graph.node if n.op_type == "GatherBlockQuantized"]
-head = [n for n in graph.node if n.name.startswith("/lm_head/")]
-print(len(gather), int(bool(gather) and gather[0].input[0] in {i for n in head for i in n.input}))`,
+head = [n for n in graph.node if n.op_type == "MatMulNBits" and n.name.startswith("/lm_head/")]
+print(json.dumps({"gathers": len(gather), "shares_scales": bool(gather and head and gather[0].input[2] == head[0].input[2]), "embedding_initializers": sum("embed_tokens" in i.name for i in graph.initializer)}))`,
       path.join(cwd, 'dist', 'phi4-mini-tiny-int4-ort-cpu', 'model.onnx'),
     ]);
-    expect(stdout.trim()).toBe('1 1');
+    expect(JSON.parse(stdout)).toEqual({ gathers: 1, shares_scales: true, embedding_initializers: 0 });
   }, TIMEOUT);
 
   it('fails the long-context check of an artifact whose long RoPE factors are wrong, and names the trap', async () => {
@@ -146,13 +147,11 @@ print(len(gather), int(bool(gather) and gather[0].input[0] in {i for n in head f
       return copy;
     });
 
-    const correct = await runCli(['validate', 'dist/phi35-mini-tiny-fp16-ov', '--cache-dir', SHARED_CACHE], { cwd });
-    expect(correct.exitCode, correct.stderr).toBe(0);
     const result = await runCli(['validate', broken, '--cache-dir', SHARED_CACHE], { cwd });
     expect(result.exitCode).toBe(1);
-    expect(result.stderr).toMatch(/CPU: long_context: at \d{4} prompt tokens \(the original context is 4096\): next-token logits correlate -?[\d.]+ with the source model's \(limit >= 0\.5\)/);
+    expect(result.stderr).toMatch(/CPU: long_context: at \d{4} prompt tokens \(the original context is 4096\): next-token logits correlate -?[\d.]+ with the source model's, against 1 inside the original context \(at most 0\.25 lower\)/);
     expect(result.stderr).toContain('its long RoPE factors are wrong');
-    // Short prompts stay within the original context, where nothing changed.
+    // Short prompts stay within the original context, where nothing changed (the first test passes the unbroken artifact).
     const [cpu] = await deviceResults(broken);
     expect(cpu.report.checks.filter((check: { passed: boolean }) => !check.passed).map((check: { name: string }) => check.name)).toEqual(['long_context']);
   }, TIMEOUT);

@@ -25,7 +25,8 @@ Two checks of the logits themselves run on every target that can give them:
   overflow, nncf #2760, answers from nan logits);
 - long context (when the request has "long_context", the prompt that reference.json made longer than
   the model's original context): the artifact answers it once, and its next-token logits are
-  compared with the source model's (Pearson correlation over the whole vocabulary).
+  compared with the source model's (Pearson correlation over the whole vocabulary), as are those
+  after the same prompt cut to stay inside the original context.
 """
 
 import sys
@@ -140,6 +141,8 @@ def run_target(request: dict, target: dict, backend, placement: str) -> dict:
     if long_answer and "skipped" not in long_answer:
         logits = session.last_logits(long_ids)
         long_answer["logit_correlation"] = None if logits is None else correlation(logits, long_context["reference_logits"])
+        inside = None if logits is None else session.last_logits(session.chat_ids(long_context["inside_messages"]))
+        long_answer["inside_correlation"] = None if inside is None else correlation(inside, long_context["inside_reference_logits"])
     extra = session.finish(prompts)
     result = {"device": device, "status": "ran", "load_ms": load_ms, "peak_rss_mb": measured_rss_mb, "prompts": prompts, **extra}
     if sweep:

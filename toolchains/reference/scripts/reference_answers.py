@@ -53,20 +53,38 @@ def long_rope(config) -> bool:
     return kind == "longrope" and bool(original) and original < config.max_position_embeddings
 
 
-def long_context_prompt(tokenizer, original: int) -> tuple:
-    """Messages whose chat prompt is about LONG_CONTEXT_MARGIN tokens longer than the original context."""
-    target = original + LONG_CONTEXT_MARGIN
+def long_context_prompt(tokenizer, count: int) -> tuple:
+    """Messages of `count` filler paragraphs with the fact in their middle and the question last, and their prompt's ids."""
+    paragraphs = [LONG_CONTEXT_FILLER] * count
+    paragraphs.insert(count // 2, LONG_CONTEXT_FACT)
+    messages = [{"role": "user", "content": "\n\n".join(paragraphs) + "\n\n" + LONG_CONTEXT_QUESTION}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return messages, tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def long_context_prompts(tokenizer, original: int) -> tuple:
+    """The long prompt, about LONG_CONTEXT_MARGIN tokens past the original context, and the same
+    prompt with fewer paragraphs that stays inside it: with the short factors, where an exporter's
+    LongRoPE mistakes do not show, it measures how closely the artifact follows the source model
+    anyway (quantization noise, a random model's sensitivity), which the long one is held to."""
     per_paragraph = len(tokenizer(LONG_CONTEXT_FILLER + "\n\n", add_special_tokens=False)["input_ids"])
-    count = max(2, target // per_paragraph)
-    while True:
-        paragraphs = [LONG_CONTEXT_FILLER] * count
-        paragraphs.insert(count // 2, LONG_CONTEXT_FACT)
-        messages = [{"role": "user", "content": "\n\n".join(paragraphs) + "\n\n" + LONG_CONTEXT_QUESTION}]
-        text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) > original:
-            return messages, ids
+    count = max(2, (original + LONG_CONTEXT_MARGIN) // per_paragraph)
+    messages, ids = long_context_prompt(tokenizer, count)
+    while len(ids) <= original:
         count += 1 + (original - len(ids)) // per_paragraph
+        messages, ids = long_context_prompt(tokenizer, count)
+    inside = count - (len(ids) - original) // per_paragraph - 2
+    inside_messages, inside_ids = long_context_prompt(tokenizer, inside)
+    while len(inside_ids) >= original:
+        inside -= 1
+        inside_messages, inside_ids = long_context_prompt(tokenizer, inside)
+    return (messages, ids), (inside_messages, inside_ids)
+
+
+def last_logits(model, ids: list) -> list:
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), logits_to_keep=1).logits[0, -1].float()
+    return [round(float(value), LOGIT_DECIMALS) for value in logits]
 
 
 def greedy(model, input_ids: list, max_new_tokens: int) -> list:
@@ -112,10 +130,8 @@ def answer(request: dict) -> dict:
 
     result["answers"] = answers
     if long_rope(model.config):
-        messages, ids = long_context_prompt(tokenizer, model.config.original_max_position_embeddings)
+        (messages, ids), (inside_messages, inside_ids) = long_context_prompts(tokenizer, model.config.original_max_position_embeddings)
         new_tokens = greedy(model, ids, request["max_new_tokens"])
-        with torch.no_grad():
-            logits = model(torch.tensor([ids]), logits_to_keep=1).logits[0, -1].float()
         result["long_context"] = {
             "id": LONG_CONTEXT_ID,
             "messages": messages,
@@ -123,7 +139,8 @@ def answer(request: dict) -> dict:
             "original_max_position_embeddings": model.config.original_max_position_embeddings,
             "token_ids": new_tokens,
             "text": tokenizer.decode(new_tokens, skip_special_tokens=True),
-            "logits": [round(float(value), LOGIT_DECIMALS) for value in logits],
+            "logits": last_logits(model, ids),
+            "inside": {"messages": inside_messages, "prompt_tokens": len(inside_ids), "logits": last_logits(model, inside_ids)},
         }
         print(f"reference answer {LONG_CONTEXT_ID}: {len(ids)}-token prompt, {len(new_tokens)} tokens", file=sys.stderr)
     if request.get("perplexity_text"):

@@ -86,7 +86,7 @@ describe('the Phi family', () => {
   it('builds every layout through OpenVINO INT4 and FP16, the emulated NPU and ONNX Runtime on CPU, and validates each', async () => {
     const cwd = await workspace(recipeFiles(LAYOUTS));
     const names = Object.keys(recipeFiles(LAYOUTS)).map((file) => path.basename(file, '.yaml'));
-    const result = await runCli(args('build', ...names.map((name) => `recipes/${name}.yaml`), '--emulate-npu', '--json'), { cwd });
+    const result = await runCli(args('build', ...names.map((name) => `recipes/${name}.yaml`), '--emulate-npu', '--jobs', '2', '--json'), { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
 
     for (const preset of LAYOUTS) {

@@ -19,6 +19,11 @@ const OrtSchema = z.strictObject({
   algo_config: z.enum(['default', 'rtn', 'k_quant', 'rtn_last', 'k_quant_last', 'k_quant_mixed', 'k_quant_linear']).optional(),
   exclude_embeds: z.boolean().optional(),
   exclude_lm_head: z.boolean().optional(),
+  shared_embeddings: z.boolean().optional().meta({
+    description:
+      "The builder's shared_embeddings: one matrix for the embedding and the output projection (GatherBlockQuantized in INT4), for models with tie_word_embeddings (Phi-4-mini). Unset, the builder shares them exactly when the model ties them.",
+    hint: 'true only for a model whose config.json has tie_word_embeddings: true; an untied model built with shared embeddings answers gibberish.',
+  }),
 });
 
 export type OrtSettings = z.output<typeof OrtSchema>;
@@ -42,6 +47,7 @@ export function builderExtraOptions(recipe: BaseRecipe): string[] {
       : {}),
     exclude_embeds: ort.exclude_embeds,
     exclude_lm_head: ort.exclude_lm_head,
+    shared_embeddings: ort.shared_embeddings,
     // The model is local: the builder must not look for a hub login.
     hf_token: false,
   };
@@ -84,6 +90,10 @@ export const ortGenai: Backend = {
       if (q[key] !== undefined) problem(['quantization', key], `${key} is an OpenVINO (NNCF) setting; the ONNX Runtime GenAI builder does not take it`, key === 'group_size' ? 'Set ort.block_size instead.' : 'Remove it: the builder quantizes every MatMul it can.');
     }
     if (recipe.export !== undefined) problem(['export'], 'export is an OpenVINO setting; the ONNX Runtime GenAI builder always builds in one pass', 'Remove it.');
+    if (ort.shared_embeddings && (ort.exclude_embeds || ort.exclude_lm_head)) {
+      // The builder drops the sharing without a word when either end is left out of the graph.
+      problem(['ort', 'shared_embeddings'], `shared_embeddings cannot apply with ${ort.exclude_embeds ? 'exclude_embeds' : 'exclude_lm_head'}: the shared matrix would have no ${ort.exclude_embeds ? 'embedding' : 'output projection'} to serve`, 'Remove one of the two settings.');
+    }
     const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
     if (!allowed.includes(ort.execution_provider)) {
       problem(
@@ -97,6 +107,14 @@ export const ortGenai: Backend = {
     const { ort, quantization } = recipe as OrtRecipe;
     // A block that does not divide a width builds without error and answers garbage.
     if (quantization.weight_format === 'int4') checkGroupSize(ort.block_size, ['ort', 'block_size'], shape, problem, (divisors) => `Use one of ${divisors.join(', ') || '16'}.`);
+    // onnxruntime-genai #2306: an untied model built with one matrix for both ends answers gibberish.
+    if (ort.shared_embeddings && !shape.tie_word_embeddings) {
+      problem(
+        ['ort', 'shared_embeddings'],
+        "shared_embeddings needs a model that ties its embedding and output projection, and this model's config.json has tie_word_embeddings: false",
+        'Remove shared_embeddings (the builder then keeps both matrices); sharing them would make the model answer gibberish.',
+      );
+    }
   },
   // onnxruntime-genai-cuda runs every provider, CPU included, but is installed only where an NVIDIA
   // driver is; elsewhere the CPU runtime reports a cuda target as skipped.

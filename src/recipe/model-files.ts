@@ -81,6 +81,10 @@ export interface SyntheticLayout {
   original_max_position_embeddings: number;
   partial_rotary_factor?: number;
   tie_word_embeddings?: boolean;
+  /** phi3: Llama-style SentencePiece BPE (1035 tokens); phi4: byte-level BPE filling vocab_size less 64 rows, Phi-4's chat template. */
+  tokenizer?: 'phi3' | 'phi4';
+  /** Query and key projections drawn this much wider: sharp attention, so positions (and RoPE) matter as in a trained model. */
+  query_key_scale?: number;
 }
 
 export interface Preset {
@@ -96,7 +100,7 @@ export interface Preset {
 const tiny = { hidden_size: 256, intermediate_size: 768, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 };
 
 function synthetic(layout: SyntheticLayout, description: string): Preset {
-  const { rope: _rope, ...shape } = layout;
+  const { rope: _rope, tokenizer: _tokenizer, query_key_scale: _scale, ...shape } = layout;
   return { script: 'make_synthetic.py', layout, shape: { model_type: 'phi3', ...shape }, description };
 }
 
@@ -110,6 +114,34 @@ export const PRESETS = {
   'phi3-longrope-tiny': synthetic(
     { ...tiny, rope: 'longrope', max_position_embeddings: 131072, original_max_position_embeddings: 4096 },
     'a tiny random-weights Phi-3 with LongRoPE from 4k to 128k, like Phi-3-mini-128k and Phi-3.5-mini',
+  ),
+  // The family's layouts, tiny. LongRoPE ones get sharp attention (query_key_scale) so that the
+  // long-context check can tell right rotary factors from wrong ones on random weights.
+  'phi35-mini-tiny': synthetic(
+    { ...tiny, num_key_value_heads: 4, rope: 'longrope', max_position_embeddings: 131072, original_max_position_embeddings: 4096, query_key_scale: 6 },
+    'a tiny random-weights Phi-3.5-mini: LongRoPE from 4k to 128k, one KV head per query head (2 layers, hidden 256)',
+  ),
+  'phi4-mini-tiny': synthetic(
+    {
+      hidden_size: 384,
+      intermediate_size: 1024,
+      num_hidden_layers: 2,
+      num_attention_heads: 6,
+      num_key_value_heads: 2,
+      vocab_size: 32768,
+      rope: 'longrope',
+      max_position_embeddings: 131072,
+      original_max_position_embeddings: 4096,
+      partial_rotary_factor: 0.75,
+      tie_word_embeddings: true,
+      tokenizer: 'phi4',
+      query_key_scale: 6,
+    },
+    "a tiny random-weights Phi-4-mini: rotary on 3/4 of each head with LongRoPE, 3 query heads per KV head, tied embeddings, a 32k byte-level BPE vocabulary (as large as a 5,000-token prompt's logits allow in tests) and Phi-4's chat template (2 layers, hidden 384)",
+  ),
+  'phi3-medium-tiny': synthetic(
+    { hidden_size: 512, intermediate_size: 1792, num_hidden_layers: 2, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: 1152, rope: 'default', max_position_embeddings: 4096, original_max_position_embeddings: 4096 },
+    'a tiny random-weights Phi-3-medium-4k: 4 query heads per KV head, intermediate 3.5x hidden (2 layers, hidden 512)',
   ),
   'phi3-mini-4k-random': synthetic(
     { hidden_size: 3072, intermediate_size: 8192, num_hidden_layers: 32, num_attention_heads: 32, num_key_value_heads: 32, vocab_size: 32064, rope: 'default', max_position_embeddings: 4096, original_max_position_embeddings: 4096 },

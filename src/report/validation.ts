@@ -47,6 +47,16 @@ export function validationTable(report: ValidationReport): string {
       lines.push(`  ${targetLabel(target)}: perplexity ${artifact.toFixed(3)} against the source model's ${reference.toFixed(3)}${problem ? ` (no ratio: ${problem})` : ''}`);
     }
   }
+  for (const target of report.targets) {
+    const long = target.long_context;
+    if (!long) continue;
+    const where = `${targetLabel(target)}: long context of ${long.prompt_tokens} tokens (original ${long.original_max_position_embeddings})`;
+    if (long.skipped) lines.push(`  ${where}: not run: ${long.skipped}`);
+    else {
+      const show = (value: number | null | undefined) => (value == null ? '-' : `${round(value)}`);
+      lines.push(`  ${where}: logits correlate ${show(long.logit_correlation)} with the source model's (${show(long.inside_correlation)} inside it), ${long.match_tokens}/${long.reference_tokens} tokens match`);
+    }
+  }
   for (const failure of report.failures) lines.push(`  ✗ ${failure}`);
   return lines.join('\n');
 }
@@ -101,6 +111,7 @@ export async function validationJunit(reports: ValidationReport[]): Promise<stri
             ? [caseOf(`${prompt.id} reference agreement`, {}, `similarity ${prompt.reference.similarity ?? '-'}, ${prompt.reference.match_tokens}/${prompt.reference.reference_tokens} tokens match before divergence`)]
             : []),
         ]),
+        ...(target.checks ?? []).map((check) => caseOf(check.name, check.passed ? {} : { failure: check.detail }, check.passed ? check.detail : undefined)),
         ...target.gates.map((gate) =>
           caseOf(`gate ${gate.gate}${gate.prompt_tokens ? `@${gate.prompt_tokens}` : ''}`, gate.passed ? {} : { failure: `measured ${gate.value === null ? 'nothing' : round(gate.value)} ${gate.unit}, limit ${gate.gate.endsWith('_max') ? '<=' : '>='} ${gate.limit} ${gate.unit}`.replace(/ +/g, ' ').trim() }),
         ),

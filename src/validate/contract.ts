@@ -26,6 +26,20 @@ export const ReferenceFile = z
     }),
     answers: z.array(z.strictObject({ id: z.string(), token_ids: TokenIds, text: z.string() })),
     perplexity: Perplexity.optional(),
+    /** LongRoPE models only: a prompt past the original context, the source model's answer and next-token logits. */
+    long_context: z
+      .strictObject({
+        id: z.string(),
+        messages: z.array(Message).min(1),
+        prompt_tokens: z.number().int().positive(),
+        original_max_position_embeddings: z.number().int().positive(),
+        token_ids: TokenIds,
+        text: z.string(),
+        logits: z.array(z.number()),
+        /** The same prompt cut to stay inside the original context: how closely an artifact follows the source model where LongRoPE's long factors play no part. */
+        inside: z.strictObject({ messages: z.array(Message).min(1), prompt_tokens: z.number().int().positive(), logits: z.array(z.number()) }),
+      })
+      .optional(),
     made_with: z.record(z.string(), z.string()),
   })
   .meta({ title: 'phiforge reference answers', description: "The source model's greedy answers (transformers, FP32) that every artifact is compared against." });
@@ -58,6 +72,10 @@ export const RunnerRequest = z
     prompt_tokens: z.array(z.number().int().positive()).optional(),
     sweep_text: z.string().optional(),
     perplexity_text: z.string().optional(),
+    /** The reference's long prompt: answered once, its next-token logits correlated with the reference's. */
+    long_context: z
+      .strictObject({ id: z.string(), messages: z.array(Message).min(1), reference_logits: z.array(z.number()), inside_messages: z.array(Message).min(1), inside_reference_logits: z.array(z.number()) })
+      .optional(),
     targets: z.array(RunnerTarget).min(1),
   })
   .meta({ title: 'phiforge runner request', description: "What a backend's runner script is asked to run." });
@@ -82,6 +100,22 @@ const RanTarget = z.strictObject({
   load_ms: z.number().min(0),
   peak_rss_mb: z.number().min(0),
   perplexity: Perplexity.optional(),
+  /** The first prompt's next-token logits, counted: nan or inf ones mean a broken model. Absent where the device cannot give logits (NPU). */
+  logit_check: z.strictObject({ prompt: z.string(), values: Count, nonfinite: Count }).optional(),
+  /** The long prompt's answer, once, and how its next-token logits correlate with the reference's (null: not comparable). */
+  long_context: z
+    .strictObject({
+      id: z.string(),
+      prompt_tokens: Count,
+      token_ids: TokenIds.optional(),
+      text: z.string().optional(),
+      logit_correlation: z.number().nullable().optional(),
+      /** The same for the prompt that stays inside the original context. */
+      inside_correlation: z.number().nullable().optional(),
+      /** Why the target could not take the prompt (an NPU compiled for shorter prompts). */
+      skipped: z.string().optional(),
+    })
+    .optional(),
   prompts: z.array(z.strictObject({ id: z.string(), token_ids: TokenIds, text: z.string(), runs: z.array(Measurement).min(1) })),
   sweep: z.array(z.strictObject({ prompt_tokens: z.number().int().positive(), runs: z.array(Measurement).min(1) })).optional(),
   /** OpenVINO GenAI's own PerfMetrics sum over the measured prompt runs, to check phiforge's pooling against. */
@@ -176,6 +210,20 @@ export const TargetReport = z.strictObject({
   /** With validate.perplexity: the artifact's and the source model's perplexity on the text, and their ratio. */
   perplexity: z.strictObject({ artifact: z.number(), reference: z.number(), ratio: z.number().nullable(), problem: z.string().optional() }).optional(),
   prompts: z.array(PromptReport),
+  /** Checks of the model as a whole: finite logits, no runaway repetition, the long context. */
+  checks: z.array(CheckResult).optional(),
+  long_context: z
+    .strictObject({
+      prompt_tokens: Count,
+      original_max_position_embeddings: Count,
+      text: z.string().optional(),
+      match_tokens: Count.optional(),
+      reference_tokens: Count,
+      logit_correlation: z.number().nullable().optional(),
+      inside_correlation: z.number().nullable().optional(),
+      skipped: z.string().optional(),
+    })
+    .optional(),
   gates: z.array(GateResult),
   /** One line per failed check or gate: what, measured value, limit. */
   failures: z.array(z.string()),

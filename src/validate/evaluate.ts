@@ -92,6 +92,9 @@ export function evaluateTarget(input: TargetEvaluation): TargetReport {
         similarity_mean: similarities.length ? mean(similarities) : null,
       }
     : undefined;
+  const modelChecks = [...finiteLogits(run), ...runawayRepetition(run, input.reference), ...longContextChecks(run, input.reference)];
+  for (const check of modelChecks) if (!check.passed) failures.push(`${label}: ${check.name}: ${check.detail}`);
+  const longContext = longContextReport(run, input.reference);
   const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
   // A structural run's figures are another provider's: gates on them would mean nothing.
   const gates = gateResults(run.structural ? {} : input.gates, run, figures, agreement, perplexity);
@@ -107,9 +110,110 @@ export function evaluateTarget(input: TargetEvaluation): TargetReport {
     agreement,
     perplexity,
     prompts,
+    checks: modelChecks,
+    ...(longContext ? { long_context: longContext } : {}),
     gates,
     failures,
   };
+}
+
+/**
+ * How much less the long prompt's next-token logits may correlate with the source model's than
+ * those of the same prompt inside the original context. Quantization noise lowers both alike (an
+ * INT4 tiny preset: 0.92 and 0.93); long factors applied wrongly leave the inside one as it was and
+ * take the long one down (to 0.59 and 0.16 on the tiny presets, far lower on real models).
+ */
+export const LONG_CONTEXT_MAX_DROP = 0.25;
+
+const DEGENERATE_HINT = 'rebuild with a higher backup precision (quantization.backup_precision: int8_asym, or none to keep them in 16 bits) or a lower quantization.ratio';
+
+/** nan or inf in the logits: the model's numbers overflowed (nncf #2760 on Phi-3-medium INT4). */
+function finiteLogits(run: Extract<TargetRun, { status: 'ran' }>): CheckResult[] {
+  const check = run.logit_check;
+  if (!check) return [];
+  const passed = check.nonfinite === 0;
+  return [
+    {
+      name: 'finite_logits',
+      passed,
+      detail: passed
+        ? `the ${check.values} next-token logits after prompt ${check.prompt} are finite`
+        : `${check.nonfinite} of the ${check.values} next-token logits after prompt ${check.prompt} are nan or inf: the model computes garbage; ${DEGENERATE_HINT}`,
+    },
+  ];
+}
+
+/**
+ * The repeating tail of an answer: the smallest period (1 to 8 tokens) whose repetition fills at
+ * least three quarters of the answer, at least 16 tokens and 4 repeats; undefined when there is none.
+ * A model gone wrong loops almost from its first token (nan logits give one token throughout); a
+ * weak or random one may drift into a loop late, or repeat a token a few times, which this leaves
+ * alone.
+ */
+export function runawayTail(tokens: number[]): { period: number; length: number } | undefined {
+  for (let period = 1; period <= 8; period++) {
+    let start = tokens.length - period;
+    while (start > 0 && tokens[start - 1] === tokens[start - 1 + period]) start--;
+    const length = tokens.length - start;
+    if (length >= Math.max(16, (tokens.length * 3) / 4) && length / period >= 4) return { period, length };
+  }
+  return undefined;
+}
+
+/**
+ * An answer stuck in a loop where the source model's is not (a random or a weak model may loop on
+ * its own; that is no fault of the conversion).
+ */
+function runawayRepetition(run: Extract<TargetRun, { status: 'ran' }>, reference: ReferenceFile | undefined): CheckResult[] {
+  if (run.prompts.length === 0) return [];
+  const looping = run.prompts.flatMap((prompt) => {
+    const tail = runawayTail(prompt.token_ids);
+    const source = reference?.answers.find((answer) => answer.id === prompt.id);
+    if (!tail || (source && runawayTail(source.token_ids))) return [];
+    return [`prompt ${prompt.id} repeats a ${tail.period}-token pattern over its last ${tail.length} of ${prompt.token_ids.length} tokens${source ? ", the source model's answer does not" : ''}`];
+  });
+  return [{ name: 'runaway_repetition', passed: looping.length === 0, detail: looping.length ? `${looping.join('; ')}: ${DEGENERATE_HINT}` : 'no answer is stuck in a loop' }];
+}
+
+function longContextReport(run: Extract<TargetRun, { status: 'ran' }>, reference: ReferenceFile | undefined): TargetReport['long_context'] {
+  const source = reference?.long_context;
+  const answer = run.long_context;
+  if (!source || !answer) return undefined;
+  return {
+    prompt_tokens: answer.prompt_tokens,
+    original_max_position_embeddings: source.original_max_position_embeddings,
+    reference_tokens: source.token_ids.length,
+    ...(answer.skipped
+      ? { skipped: answer.skipped }
+      : {
+          text: answer.text,
+          match_tokens: matchingPrefix(source.token_ids, answer.token_ids ?? []),
+          logit_correlation: answer.logit_correlation ?? null,
+          inside_correlation: answer.inside_correlation ?? null,
+        }),
+  };
+}
+
+/** Past the original context LongRoPE switches to its long factors; an exporter that gets them wrong answers garbage there only. */
+function longContextChecks(run: Extract<TargetRun, { status: 'ran' }>, reference: ReferenceFile | undefined): CheckResult[] {
+  const report = longContextReport(run, reference);
+  if (!report || report.skipped) return [];
+  const where = `at ${report.prompt_tokens} prompt tokens (the original context is ${report.original_max_position_embeddings})`;
+  const { logit_correlation: long, inside_correlation: inside } = report;
+  if (long == null || inside == null) {
+    // An NPU gives no logits: its answer is compared like the other prompts'.
+    return [{ name: 'long_context', passed: true, detail: `${where}: ${report.match_tokens} of ${report.reference_tokens} tokens as the source model answers; no logits to compare on this device` }];
+  }
+  const passed = long >= inside - LONG_CONTEXT_MAX_DROP;
+  return [
+    {
+      name: 'long_context',
+      passed,
+      detail: `${where}: next-token logits correlate ${round(long)} with the source model's, against ${round(inside)} inside the original context (at most ${LONG_CONTEXT_MAX_DROP} lower), ${report.match_tokens} of ${report.reference_tokens} tokens as the source model answers${
+        passed ? '' : "; the artifact computes positions past the original context differently: its long RoPE factors are wrong (optimum-intel #1504, fixed for Phi-3.5 and Phi-4 in #1744; Olive #1873); rebuild with a converter that has the fix"
+      }`,
+    },
+  ];
 }
 
 function gateResults(

@@ -140,6 +140,15 @@ function runnerRequest(artifactDir: string, recipe: Recipe, reference: Reference
     prompts,
     ...(validate.prompt_tokens ? { prompt_tokens: validate.prompt_tokens, sweep_text: SWEEP_TEXT } : {}),
     ...(text ? { perplexity_text: text } : {}),
+    ...(reference?.long_context ? {
+          long_context: {
+            id: reference.long_context.id,
+            messages: reference.long_context.messages,
+            reference_logits: reference.long_context.logits,
+            inside_messages: reference.long_context.inside.messages,
+            inside_reference_logits: reference.long_context.inside.logits,
+          },
+        } : {}),
   };
 }
 

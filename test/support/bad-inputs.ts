@@ -148,6 +148,18 @@ export const BAD_INPUTS: BadInput[] = [
   // ONNX Runtime GenAI
   { what: 'fp16 for the cpu provider', ...bad(ORT.replace('weight_format: int4', 'weight_format: fp16').replace('  sym: true\n', '')), exit: 2, says: ['quantization.weight_format: the model builder cannot make fp16 for the cpu execution provider', 'fp16 is built for: cuda, dml'] },
   { what: 'an ORT block size of 100', ...bad(ORT.replace('block_size: 128', 'block_size: 100')), exit: 2, says: ['ort.block_size: block_size must be 16, 32, 64, 128 or 256'] },
+  {
+    what: 'ORT shared embeddings on a model whose embeddings are not tied',
+    ...bad(ORT.replace('block_size: 128', 'block_size: 128\n  shared_embeddings: true')),
+    exit: 2,
+    says: ['recipe.yaml:10:22 ort.shared_embeddings: shared_embeddings needs a model that ties its embedding and output projection', 'answer gibberish'],
+  },
+  {
+    what: 'ORT shared embeddings with exclude_lm_head',
+    ...bad(ORT.replace('synthetic: phi3-mini-tiny', 'synthetic: phi4-mini-tiny').replace('block_size: 128', 'block_size: 128\n  shared_embeddings: true\n  exclude_lm_head: true')),
+    exit: 2,
+    says: ['ort.shared_embeddings: shared_embeddings cannot apply with exclude_lm_head'],
+  },
   { what: 'an NNCF group_size on an ORT recipe', ...bad(ORT.replace('  sym: true\n', '  sym: true\n  group_size: 128\n')), exit: 2, says: ['quantization.group_size: group_size is an OpenVINO (NNCF) setting', 'Set ort.block_size instead'] },
   // The command line
   { what: '--jobs 0', ...bad(VALID, '--jobs', '0'), exit: 2, says: ['--jobs 0: expected a whole number of at least 1'] },

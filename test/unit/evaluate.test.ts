@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { RecipeSchema } from '../../src/backends/index.js';
 import { validationTable } from '../../src/report/validation.js';
 import type { ReferenceFile, TargetRun } from '../../src/validate/contract.js';
-import { combineReports, evaluateTarget } from '../../src/validate/evaluate.js';
+import { combineReports, evaluateTarget, runawayTail } from '../../src/validate/evaluate.js';
 
 // The verdicts a user reads: the perplexity ratio (in the table, in the gate, refused when the
 // tokenizers split the text differently), the emulated NPU's agreement with the CPU pipeline, and
@@ -80,5 +80,71 @@ describe('TTFT gates on the latency sweep', () => {
       'CPU: gate ttft_ms_max at 1024 prompt tokens: measured 205 ms, limit <= 150 ms',
       'CPU: gate ttft_ms_max at 4096 prompt tokens: not measured (limit 999); add 4096 to validate.prompt_tokens',
     ]);
+  });
+});
+
+describe('degenerate output', () => {
+  it('fails a target whose logits hold nan or inf, with a hint towards a higher backup precision or a lower ratio', () => {
+    const target = evaluate(ran({ logit_check: { prompt: 'p1', values: 1152, nonfinite: 1152 } }), {});
+    expect(target.status).toBe('failed');
+    expect(target.failures).toEqual([expect.stringMatching(/^CPU: finite_logits: 1152 of the 1152 next-token logits after prompt p1 are nan or inf: .*backup_precision.*lower quantization\.ratio/)]);
+    expect(evaluate(ran({ logit_check: { prompt: 'p1', values: 1152, nonfinite: 0 } }), {}).status).toBe('passed');
+  });
+
+  it('fails an answer stuck in a loop when the source model answers without one, and not when the source model loops too', () => {
+    const loop = [5, 6, 7, ...Array.from({ length: 20 }, (_, index) => [9, 4][index % 2])];
+    const target = evaluate(ran({ prompts: [{ id: 'p1', token_ids: loop, text: 'x', runs: [measurement(10)] }] }), {});
+    expect(target.failures).toEqual([expect.stringMatching(/^CPU: runaway_repetition: prompt p1 repeats a 2-token pattern over its last 20 of 23 tokens, the source model's answer does not: rebuild with a higher backup precision/)]);
+    const loopingSource = { ...reference, answers: [{ id: 'p1', token_ids: Array(20).fill(3), text: 'x' }] };
+    const random = evaluateTarget({ run: ran({ prompts: [{ id: 'p1', token_ids: loop, text: 'x', runs: [measurement(10)] }] }), gates: {}, settings: recipe.validate, reference: loopingSource, requireDevice: false });
+    expect(random.failures).toEqual([]);
+  });
+
+  it('finds the repeating tail of an answer, and none in a varied one', () => {
+    expect(runawayTail(Array(16).fill(1))).toEqual({ period: 1, length: 16 });
+    expect(runawayTail([7, ...Array(6).fill([1, 2, 3]).flat()])).toEqual({ period: 3, length: 18 });
+    expect(runawayTail(Array.from({ length: 32 }, (_, index) => index))).toBeUndefined();
+    // Too short an answer to call its repetition runaway: a random model may repeat a token 8 times.
+    expect(runawayTail(Array(8).fill(5))).toBeUndefined();
+    // A loop drifted into late, as random and weak models do.
+    expect(runawayTail([...Array.from({ length: 16 }, (_, index) => index), ...Array(16).fill(9)])).toBeUndefined();
+  });
+});
+
+describe('long context', () => {
+  const longReference: ReferenceFile = {
+    ...reference,
+    long_context: {
+      id: 'long-context',
+      messages: [{ role: 'user', content: 'long' }],
+      prompt_tokens: 5100,
+      original_max_position_embeddings: 4096,
+      token_ids: [4, 5, 6],
+      text: 'abc',
+      logits: [],
+      inside: { messages: [{ role: 'user', content: 'shorter' }], prompt_tokens: 4000, logits: [] },
+    },
+  };
+  const longRun = (correlation: number | null, inside: number | null = 0.9, skipped?: string) =>
+    ran({ long_context: skipped ? { id: 'long-context', prompt_tokens: 5100, skipped } : { id: 'long-context', prompt_tokens: 5100, token_ids: [4, 9], text: 'ax', logit_correlation: correlation, inside_correlation: inside } });
+  const judge = (run: TargetRun) => evaluateTarget({ run, gates: {}, settings: recipe.validate, reference: longReference, requireDevice: false });
+
+  it('passes when the next-token logits past the original context follow the source model about as well as inside it, and reports the comparison', () => {
+    const target = judge(longRun(0.82));
+    expect(target.status).toBe('passed');
+    expect(target.long_context).toEqual({ prompt_tokens: 5100, original_max_position_embeddings: 4096, reference_tokens: 3, text: 'ax', match_tokens: 1, logit_correlation: 0.82, inside_correlation: 0.9 });
+    // Quantization noise that lowers both alike is no LongRoPE mistake.
+    expect(judge(longRun(0.45, 0.6)).status).toBe('passed');
+  });
+
+  it('fails when they fall off past the original context, naming the length, the original context and the LongRoPE trap', () => {
+    const target = judge(longRun(0.5, 0.98));
+    expect(target.failures).toEqual([expect.stringMatching(/^CPU: long_context: at 5100 prompt tokens \(the original context is 4096\): next-token logits correlate 0\.5 with the source model's, against 0\.98 inside the original context \(at most 0\.25 lower\).*long RoPE factors are wrong/)]);
+  });
+
+  it('skips, with the reason, a target whose compiled model takes shorter prompts', () => {
+    const target = judge(longRun(null, null, 'the compiled model takes prompts of at most 1024 tokens'));
+    expect(target.status).toBe('passed');
+    expect(target.long_context?.skipped).toContain('at most 1024 tokens');
   });
 });

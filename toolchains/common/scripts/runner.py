@@ -15,11 +15,24 @@ A session has:
     generate(ids, max_new_tokens) -> (new token ids, measurement dict)  one greedy generation, timed
     stop_tokens: set of ids a generation may end on (left out of reported answers)
     decode(ids) -> text
+    last_logits(ids) -> the next-token logits after ids (one prefill, a 1-D array), or None where the
+        device cannot give them (a compiled NPU model); may free the generation pipeline, so it is
+        called after every generation
     finish(prompts) -> dict of extra target fields (perplexity, cpu agreement ...); may free the model
+
+Two checks of the logits themselves run on every target that can give them:
+- finite logits: a prefill of the first prompt must give no nan or inf (an INT4 model whose weights
+  overflow, nncf #2760, answers from nan logits);
+- long context (when the request has "long_context", the prompt that reference.json made longer than
+  the model's original context): the artifact answers it once, and its next-token logits are
+  compared with the source model's (Pearson correlation over the whole vocabulary), as are those
+  after the same prompt cut to stay inside the original context.
 """
 
 import sys
 import time
+
+import numpy as np
 
 MEASUREMENT_KEYS = ("ttft_ms", "tpot_ms", "tokens_per_s", "new_tokens", "generate_ms", "decode_ms")
 
@@ -106,13 +119,52 @@ def run_target(request: dict, target: dict, backend, placement: str) -> dict:
         _tokens, runs = measure(session, sweep_prompt(session, request["sweep_text"], length), request["max_new_tokens"], request["repetitions"], request["warmup"])
         sweep.append({"prompt_tokens": length, "runs": runs})
         log(f"{device} {length}-token prompt: TTFT {sorted(run['ttft_ms'] for run in runs)[len(runs) // 2]:.1f} ms")
-    # Read before finish(), which may load a second model (perplexity, an emulation cross-check).
+    long_context = request.get("long_context")
+    long_ids = session.chat_ids(long_context["messages"]) if long_context else None
+    long_answer = None
+    if long_context:
+        limit = getattr(session, "max_prompt_tokens", None)
+        if limit is not None and len(long_ids) > limit:
+            long_answer = {"id": long_context["id"], "prompt_tokens": len(long_ids), "skipped": f"the compiled model takes prompts of at most {limit} tokens"}
+        else:
+            new_tokens, _ = session.generate(long_ids, request["max_new_tokens"])
+            tokens = without_stop_tokens(new_tokens, session.stop_tokens)
+            long_answer = {"id": long_context["id"], "prompt_tokens": len(long_ids), "token_ids": tokens, "text": session.decode(tokens)}
+            log(f"{device} {long_context['id']}: {len(long_ids)}-token prompt, {len(tokens)} tokens")
+    # Read before the logits and finish(), which may load a second model (perplexity, an emulation cross-check).
     measured_rss_mb = peak_rss_mb()
+    logit_check = None
+    if request["prompts"]:
+        logits = session.last_logits(session.chat_ids(request["prompts"][0]["messages"]))
+        if logits is not None:
+            logit_check = {"prompt": request["prompts"][0]["id"], "values": int(logits.size), "nonfinite": int((~np.isfinite(logits)).sum())}
+    if long_answer and "skipped" not in long_answer:
+        logits = session.last_logits(long_ids)
+        long_answer["logit_correlation"] = None if logits is None else correlation(logits, long_context["reference_logits"])
+        inside = None if logits is None else session.last_logits(session.chat_ids(long_context["inside_messages"]))
+        long_answer["inside_correlation"] = None if inside is None else correlation(inside, long_context["inside_reference_logits"])
     extra = session.finish(prompts)
     result = {"device": device, "status": "ran", "load_ms": load_ms, "peak_rss_mb": measured_rss_mb, "prompts": prompts, **extra}
     if sweep:
         result["sweep"] = sweep
+    if logit_check:
+        result["logit_check"] = logit_check
+    if long_answer:
+        result["long_context"] = long_answer
     return result
+
+
+def correlation(logits, reference: list):
+    """Pearson correlation of two logit vectors; None when either is constant or not finite (nothing to compare)."""
+    ours = np.asarray(logits, dtype=np.float64).ravel()
+    theirs = np.asarray(reference, dtype=np.float64).ravel()
+    if ours.size != theirs.size:
+        raise RuntimeError(f"the artifact has {ours.size} logits, the reference {theirs.size}: not the same vocabulary")
+    if not (np.isfinite(ours).all() and np.isfinite(theirs).all()):
+        return None
+    ours, theirs = ours - ours.mean(), theirs - theirs.mean()
+    norm = np.linalg.norm(ours) * np.linalg.norm(theirs)
+    return float(ours @ theirs / norm) if norm > 0 else None
 
 
 def run_request(request: dict, backend) -> dict:

@@ -77,6 +77,10 @@ class Session:
         self.config.do_sample = False
         self.stop_tokens = set(self.config.stop_token_ids) | {self.config.eos_token_id}
         self.measured = []
+        self.compiled = None
+        if self.device == "NPU":
+            # Its compiled model has static shapes: a longer prompt is refused.
+            self.max_prompt_tokens = target["npu"]["max_prompt_len"]
 
     def chat_ids(self, messages: list) -> list:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True)
@@ -104,14 +108,30 @@ class Session:
         }
         return [int(token) for token in result.tokens[0]], measurement
 
+    def scorer(self):
+        """The IR compiled for one forward pass at a time, with every position's logits."""
+        if self.compiled is None:
+            # The pipeline's compiled model goes first: two copies of a real model's weights may not fit.
+            self.pipe = None
+            self.compiled = ov.Core().compile_model(os.path.join(self.model_dir, "openvino_model.xml"), self.device, self.properties)
+        return self.compiled
+
+    def last_logits(self, ids: list):
+        if self.device == "NPU":
+            # The compiled NPU model keeps only what generation needs.
+            return None
+        return np.array(prefill(self.scorer(), ids)[-1])
+
     def finish(self, prompts: list) -> dict:
         extra = {"genai_aggregate": self.aggregate(len(self.request["prompts"]))}
         if self.request.get("perplexity_text") and self.device != "NPU":
             token_ids = self.text_ids(self.request["perplexity_text"])
-            # The pipeline's compiled model goes first: two copies of a real model's weights may not fit.
-            self.pipe = None
-            extra["perplexity"] = score_perplexity(self.model_dir, self.device, self.properties, token_ids)
-            log(f"{self.device} perplexity: {extra['perplexity']['value']:.3f} over {len(token_ids)} tokens")
+            scored = perplexity(prefill(self.scorer(), token_ids), token_ids)
+            log(f"{self.device} perplexity: {scored['value']:.3f} over {len(token_ids)} tokens")
+            # nan or inf logits make no perplexity; the finite-logits check reports them.
+            if np.isfinite(scored["value"]):
+                extra["perplexity"] = scored
+        self.compiled = None
         if self.placement == "emulate":
             # Emulation must not change answers: compare with the plain CPU pipeline at full precision.
             self.pipe = None
@@ -136,9 +156,10 @@ class Session:
         return {"ttft_ms": float(total.get_ttft().mean), "tpot_ms": float(total.get_tpot().mean), "tokens_per_s": float(total.get_throughput().mean)}
 
 
-def score_perplexity(model_dir: str, device: str, properties: dict, token_ids: list) -> dict:
-    """One forward pass of the stateful IR over the whole text, as the LLM's prefill would run it."""
-    compiled = ov.Core().compile_model(os.path.join(model_dir, "openvino_model.xml"), device, properties)
+def prefill(compiled, token_ids: list):
+    """The stateful IR's logits for every position of token_ids, in one pass as the LLM's prefill
+    computes them. One pass, never in pieces: LongRoPE picks its factors by the length of the whole
+    sequence, so a prompt fed in pieces would have its first positions rotated with the short ones."""
     count = len(token_ids)
     feeds = {
         "input_ids": np.array([token_ids], dtype=np.int64),
@@ -150,7 +171,7 @@ def score_perplexity(model_dir: str, device: str, properties: dict, token_ids: l
     infer = compiled.create_infer_request()
     infer.reset_state()
     infer.infer({name: value for name, value in feeds.items() if name in names})
-    return perplexity(infer.get_tensor("logits").data[0], token_ids)
+    return infer.get_tensor("logits").data[0]
 
 
 def is_present(device: str, present: list) -> bool:

@@ -28,6 +28,7 @@ import os
 import sys
 import time
 
+import numpy as np
 import onnxruntime as ort
 import onnxruntime_genai as og
 from perplexity import perplexity
@@ -246,13 +247,23 @@ class Session:
     def generate(self, ids: list, max_new_tokens: int):
         return generate(self.model, ids, max_new_tokens)
 
+    def last_logits(self, ids: list):
+        params = og.GeneratorParams(self.model)
+        params.set_search_options(max_length=len(ids) + 1)
+        generator = og.Generator(self.model, params)
+        generator.append_tokens(ids)
+        return np.array(generator.get_output("logits")[0][-1])
+
     def finish(self, _prompts: list) -> dict:
         extra = {"provider": self.provider, "chat_template": "+".join(sorted(self.template_engines))}
         if self.placement == "structural":
             extra |= {"structural": True, "reason": STRUCTURAL_REASON}
         if self.request.get("perplexity_text"):
-            extra["perplexity"] = score_perplexity(self.model, self.tokenizer, self.request["perplexity_text"])
-            log(f"{self.device} perplexity: {extra['perplexity']['value']:.3f} over {extra['perplexity']['tokens']} tokens")
+            scored = score_perplexity(self.model, self.tokenizer, self.request["perplexity_text"])
+            log(f"{self.device} perplexity: {scored['value']:.3f} over {scored['tokens']} tokens")
+            # nan or inf logits make no perplexity; the finite-logits check reports them.
+            if np.isfinite(scored["value"]):
+                extra["perplexity"] = scored
         return extra
 
 

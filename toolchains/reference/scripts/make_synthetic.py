@@ -16,7 +16,8 @@ REQ: {"preset": str, "output_dir": "/abs/existing/empty/dir", "seed": 1234,
       "layout": {"hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                  "num_key_value_heads", "vocab_size", "rope": "default" | "longrope",
                  "max_position_embeddings", "original_max_position_embeddings",
-                 "partial_rotary_factor"?, "tie_word_embeddings"?}}
+                 "partial_rotary_factor"?, "tie_word_embeddings"?,
+                 "tokenizer"?: "phi3" | "phi4", "query_key_scale"?}}
 RES: {"preset", "model_type", "hidden_size", "intermediate_size",
       "num_hidden_layers", "vocab_size", "num_parameters", "files"}
 
@@ -80,6 +81,25 @@ CHAT_TEMPLATE = (
     "{% elif message['role'] == 'assistant' %}{{'<|assistant|>\n' + message['content'] + '<|end|>\n'}}"
     "{% endif %}{% endfor %}"
     "{% if add_generation_prompt %}{{ '<|assistant|>\n' }}{% else %}{{ eos_token }}{% endif %}"
+)
+
+# Phi-4-mini's tokenizer is of another kind: a GPT-2 style byte-level BPE (tiktoken's o200k) with
+# 200k pieces, its special tokens after them and no whitespace after the chat markers.
+PHI4_SPECIAL_TOKENS = ["<|endoftext|>", "<|system|>", "<|end|>", "<|user|>", "<|assistant|>", "<|tool|>", "<|/tool|>",
+                       "<|tool_call|>", "<|/tool_call|>", "<|tool_response|>", "<|tag|>"]
+PHI4_STOP_TOKENS = ["<|end|>", "<|endoftext|>"]
+
+# Embedding rows the phi4 tokenizer leaves unused (Phi-4-mini: 200019 tokens in 200064 rows).
+PHI4_PAD_ROWS = 64
+PHI4_MIN_ROWS = 4096
+
+# Phi-4-mini-instruct's chat template (tools section included, as it ships).
+PHI4_CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{% if message['role'] == 'system' and 'tools' in message and message['tools'] is not none %}"
+    "{{ '<|' + message['role'] + '|>' + message['content'] + '<|tool|>' + message['tools'] + '<|/tool|>' + '<|end|>' }}"
+    "{% else %}{{ '<|' + message['role'] + '|>' + message['content'] + '<|end|>' }}{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|assistant|>' }}{% else %}{{ eos_token }}{% endif %}"
 )
 
 # Built-in training text: plain English with digits and punctuation, enough
@@ -209,8 +229,16 @@ def checked_request(request: dict) -> dict:
         raise RequestError(f"layout.rope must be default or longrope, got {layout.get('rope')!r}")
     if layout["hidden_size"] % layout["num_attention_heads"] or layout["num_attention_heads"] % layout["num_key_value_heads"]:
         raise RequestError("layout: hidden_size must divide into num_attention_heads, and those into num_key_value_heads")
-    if layout["vocab_size"] < TOKENIZER_SIZE:
+    kind = layout.get("tokenizer", "phi3")
+    if kind not in ("phi3", "phi4"):
+        raise RequestError(f"layout.tokenizer must be phi3 or phi4, got {kind!r}")
+    if kind == "phi3" and layout["vocab_size"] < TOKENIZER_SIZE:
         raise RequestError(f"layout.vocab_size must be at least the tokenizer's {TOKENIZER_SIZE}")
+    if kind == "phi4" and layout["vocab_size"] < PHI4_MIN_ROWS:
+        raise RequestError(f"layout.vocab_size must be at least {PHI4_MIN_ROWS} for the phi4 tokenizer")
+    scale = layout.get("query_key_scale", 1.0)
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or scale <= 0:
+        raise RequestError(f"layout.query_key_scale must be a positive number, got {scale!r}")
 
     seed = request.get("seed")
     # bool is a subclass of int in Python; reject it explicitly.
@@ -282,6 +310,60 @@ def build_phi3_tokenizer(vocab: dict, merges: list) -> Tokenizer:
     return tokenizer
 
 
+def train_phi4_tokenizer(rows: int) -> Tokenizer:
+    """A byte-level BPE in the manner of Phi-4-mini's, as large as the embedding allows.
+
+    The training text yields only a couple of thousand merges, far from a large vocabulary; the
+    rest are merges of two learned pieces, taken in id order, so that the model's output rows map
+    to real text pieces (a random model picks its tokens from all rows) and the converters handle a
+    vocabulary and merge list of a large tokenizer's size.
+    """
+    pieces = rows - PHI4_PAD_ROWS - len(PHI4_SPECIAL_TOKENS)
+    trainee = Tokenizer(models.BPE())
+    trainee.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    trainer = trainers.BpeTrainer(vocab_size=pieces, initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainee.train_from_iterator(TRAINING_TEXT.splitlines(), trainer=trainer)
+    learned = json.loads(trainee.to_str())["model"]
+    vocab = dict(learned["vocab"])
+    merges = [tuple(m.split(" ")) if isinstance(m, str) else tuple(m) for m in learned["merges"]]
+    by_id = [token for token, _ in sorted(vocab.items(), key=lambda item: item[1])]
+    for left in by_id:
+        if len(vocab) >= pieces:
+            break
+        for right in by_id:
+            if len(vocab) >= pieces:
+                break
+            if left + right not in vocab:
+                vocab[left + right] = len(vocab)
+                merges.append((left, right))
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens([AddedToken(t, normalized=False, special=True) for t in PHI4_SPECIAL_TOKENS])
+    return tokenizer
+
+
+def phi4_tokenizer_config(tokenizer: Tokenizer, model_max_length: int) -> dict:
+    """tokenizer_config.json in the shape Phi-4-mini-instruct ships."""
+    added = {
+        str(tokenizer.token_to_id(t)): {"content": t, "lstrip": False, "normalized": False, "rstrip": False, "single_word": False, "special": True}
+        for t in PHI4_SPECIAL_TOKENS
+    }
+    return {
+        "add_bos_token": False,
+        "add_eos_token": False,
+        "added_tokens_decoder": added,
+        "bos_token": "<|endoftext|>",
+        "chat_template": PHI4_CHAT_TEMPLATE,
+        "clean_up_tokenization_spaces": False,
+        "eos_token": "<|endoftext|>",
+        "model_max_length": model_max_length,
+        "pad_token": "<|endoftext|>",
+        "tokenizer_class": "GPT2TokenizerFast",
+        "unk_token": "<|endoftext|>",
+    }
+
+
 def tokenizer_config(tokenizer: Tokenizer, model_max_length: int) -> dict:
     """tokenizer_config.json in the shape Phi-3-mini-4k-instruct ships."""
     added = {}
@@ -314,13 +396,15 @@ def tokenizer_config(tokenizer: Tokenizer, model_max_length: int) -> dict:
     }
 
 
-def write_tokenizer(tokenizer: Tokenizer, output_dir: Path, model_max_length: int) -> None:
+def write_tokenizer(tokenizer: Tokenizer, output_dir: Path, model_max_length: int, kind: str) -> None:
     tokenizer.save(str(output_dir / "tokenizer.json"))
-    write_stable_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer, model_max_length))
-    write_stable_json(
-        output_dir / "special_tokens_map.json",
-        {"bos_token": "<s>", "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN, "unk_token": "<unk>"},
-    )
+    if kind == "phi4":
+        write_stable_json(output_dir / "tokenizer_config.json", phi4_tokenizer_config(tokenizer, model_max_length))
+        special = {"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
+    else:
+        write_stable_json(output_dir / "tokenizer_config.json", tokenizer_config(tokenizer, model_max_length))
+        special = {"bos_token": "<s>", "eos_token": EOS_TOKEN, "pad_token": EOS_TOKEN, "unk_token": "<unk>"}
+    write_stable_json(output_dir / "special_tokens_map.json", special)
 
 
 # --- Model ----------------------------------------------------------------
@@ -343,19 +427,25 @@ def longrope_factors(layout: dict) -> dict:
     """LongRoPE rescale factors, one per rotary frequency pair (rotary dims / 2).
 
     The curves only need Phi-3's shape: short factors stay near 1, long
-    factors grow smoothly towards the low frequencies.
+    factors grow smoothly towards the low frequencies. They are multiples of
+    1/32, which float16 holds exactly: OpenVINO stores the factors as float16
+    constants, and a factor off by 1e-4 turns a rotation by a few radians at
+    position 5,000, which a random model with sharp attention answers
+    differently; the long-context check must see only real mistakes.
     """
     head_dim = layout["hidden_size"] // layout["num_attention_heads"]
     pairs = int(head_dim * layout.get("partial_rotary_factor", 1.0)) // 2
     ramp = [i / (pairs - 1) for i in range(pairs)]
+    exact = lambda value: round(value * 32) / 32
     return {
-        "short_factor": [round(1.0 + 0.1 * r**2, 4) for r in ramp],
-        "long_factor": [round(1.0 + 40.0 * r**3, 4) for r in ramp],
+        "short_factor": [exact(1.0 + 0.1 * r**2) for r in ramp],
+        "long_factor": [exact(1.0 + 40.0 * r**3) for r in ramp],
     }
 
 
 def build_config(layout: dict, tokenizer: Tokenizer) -> Phi3Config:
     """A Phi3Config; constructing it runs transformers' own RoPE validation."""
+    phi4 = layout.get("tokenizer") == "phi4"
     eos_id = tokenizer.token_to_id(EOS_TOKEN)
     return Phi3Config(
         vocab_size=layout["vocab_size"],
@@ -366,7 +456,7 @@ def build_config(layout: dict, tokenizer: Tokenizer) -> Phi3Config:
         num_key_value_heads=layout["num_key_value_heads"],
         original_max_position_embeddings=layout["original_max_position_embeddings"],
         initializer_range=INIT_STD,
-        bos_token_id=tokenizer.token_to_id("<s>"),
+        bos_token_id=eos_id if phi4 else tokenizer.token_to_id("<s>"),
         eos_token_id=eos_id,
         pad_token_id=eos_id,
         tie_word_embeddings=bool(layout.get("tie_word_embeddings", False)),
@@ -375,26 +465,39 @@ def build_config(layout: dict, tokenizer: Tokenizer) -> Phi3Config:
     )
 
 
-def build_model(config: Phi3Config, seed: int) -> Phi3ForCausalLM:
+def build_model(config: Phi3Config, seed: int, query_key_scale: float = 1.0) -> Phi3ForCausalLM:
     """Phi3ForCausalLM with weights drawn from our own seeded generator.
 
     Filling the parameters ourselves (in sorted name order) keeps the weights a
     function of the seed alone, independent of how a transformers release
     happens to initialise modules.
+
+    query_key_scale widens the query and key projections. At Phi-3's 0.02 everywhere a random
+    model's attention is nearly uniform, so where a token sits (and with it RoPE) barely changes
+    what it answers; sharper attention makes a random model depend on positions as a trained one
+    does, which the long-context check needs to tell right rotary factors from wrong ones.
     """
     # Made on the meta device and then given bf16 storage: a full-size model never exists in fp32,
     # which would need 15 GB for Phi-3-mini's 3.8B parameters.
     with torch.device("meta"):
         model = Phi3ForCausalLM(config)
     model = model.to_empty(device="cpu").to(WEIGHTS_DTYPE)
+    # to_empty gives every parameter its own storage, tied ones too: tie them again, or a "tied"
+    # checkpoint would carry a separate random output projection.
+    model.tie_weights()
+    if config.tie_word_embeddings and model.lm_head.weight is not model.model.embed_tokens.weight:
+        raise RuntimeError("the output projection is not tied to the embedding")
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for _, param in sorted(model.named_parameters()):
+        for name, param in sorted(model.named_parameters()):
             if param.dim() == 1:
                 # The only 1-D parameters in Phi-3 are RMSNorm gains.
                 param.fill_(1.0)
             else:
                 param.copy_(torch.normal(0.0, INIT_STD, size=param.shape, generator=generator))
+            if query_key_scale != 1.0 and name.endswith("self_attn.qkv_proj.weight"):
+                head_dim = config.hidden_size // config.num_attention_heads
+                param[: config.hidden_size + config.num_key_value_heads * head_dim] *= query_key_scale
     # The rotary inverse frequencies are left unset on the meta device: they are not saved, and this
     # script only saves the model; whoever loads it computes them from config.json.
     return model.eval()
@@ -411,6 +514,9 @@ def hub_style_config(saved: dict) -> dict:
     config = dict(saved)
     rope = config.pop("rope_parameters")
     config["rope_theta"] = rope["rope_theta"]
+    if "partial_rotary_factor" in rope:
+        # Where Phi-4-mini's config.json has it.
+        config["partial_rotary_factor"] = rope["partial_rotary_factor"]
     if rope["rope_type"] == "longrope":
         config["rope_scaling"] = {
             "type": "longrope",
@@ -423,10 +529,10 @@ def hub_style_config(saved: dict) -> dict:
     return config
 
 
-def write_model(model: Phi3ForCausalLM, tokenizer: Tokenizer, output_dir: Path) -> None:
+def write_model(model: Phi3ForCausalLM, tokenizer: Tokenizer, output_dir: Path, stop_tokens: list) -> None:
     model.generation_config = GenerationConfig(
         bos_token_id=model.config.bos_token_id,
-        eos_token_id=[tokenizer.token_to_id(t) for t in STOP_TOKENS],
+        eos_token_id=[tokenizer.token_to_id(t) for t in stop_tokens],
         pad_token_id=model.config.pad_token_id,
     )
     model.save_pretrained(output_dir)
@@ -451,6 +557,8 @@ def comparable(config: Phi3Config) -> dict:
     data.pop("_name_or_path", None)
     # Loading rope_scaling keeps its legacy "type" key beside "rope_type".
     data["rope_parameters"] = {k: v for k, v in data["rope_parameters"].items() if k != "type"}
+    # Loading copies a top-level partial_rotary_factor into rope_parameters, which is compared.
+    data.pop("partial_rotary_factor", None)
     return data
 
 
@@ -459,10 +567,15 @@ def comparable(config: Phi3Config) -> dict:
 
 def generate(request: dict) -> dict:
     output_dir = request["output_dir"]
-    log.info("training tokenizer (%d base pieces)", BASE_VOCAB_SIZE)
-    tokenizer = train_tokenizer()
     layout = request["layout"]
-    write_tokenizer(tokenizer, output_dir, layout["max_position_embeddings"])
+    kind = layout.get("tokenizer", "phi3")
+    if kind == "phi4":
+        log.info("making a byte-level BPE tokenizer for %d rows", layout["vocab_size"])
+        tokenizer = train_phi4_tokenizer(layout["vocab_size"])
+    else:
+        log.info("training tokenizer (%d base pieces)", BASE_VOCAB_SIZE)
+        tokenizer = train_tokenizer()
+    write_tokenizer(tokenizer, output_dir, layout["max_position_embeddings"], kind)
 
     config = build_config(layout, tokenizer)
     log.info(
@@ -476,8 +589,8 @@ def generate(request: dict) -> dict:
         layout["vocab_size"],
         WEIGHTS_DTYPE,
     )
-    model = build_model(config, request["seed"])
-    write_model(model, tokenizer, output_dir)
+    model = build_model(config, request["seed"], layout.get("query_key_scale", 1.0))
+    write_model(model, tokenizer, output_dir, PHI4_STOP_TOKENS if kind == "phi4" else STOP_TOKENS)
 
     return {
         "preset": request["preset"],

@@ -7,6 +7,12 @@ extra special tokens, greedy, stopping at the model's end-of-sequence tokens.
 With "perplexity_text", the model also scores that text (tokenized without special tokens), for the
 perplexity ratio of each artifact.
 
+For a LongRoPE model (rope type longrope, original_max_position_embeddings below
+max_position_embeddings) the model also answers a prompt longer than its original context: a fixed
+text with one fact in its middle and a question about that fact, about 1,000 tokens past the
+original context, where the long factors take over from the short ones. Its answer and its
+next-token logits go into reference.json ("long_context") for the runners to compare with.
+
 The result is reference.json, which ships inside the artifact (src/validate/contract.ts defines it):
 the answers, the settings they were asked with, and the source model's perplexity.
 
@@ -21,6 +27,76 @@ import transformers
 from perplexity import perplexity
 from phiforge_io import run
 from transformers import AutoModelForCausalLM, AutoTokenizer
+
+
+LONG_CONTEXT_ID = "long-context"
+# How far past the original context the long prompt reaches.
+LONG_CONTEXT_MARGIN = 1000
+# Decimals kept of each reference logit: enough for a correlation, a tenth of the JSON.
+LOGIT_DECIMALS = 4
+
+LONG_CONTEXT_FILLER = (
+    "The harbour town wakes early. Fishing boats leave before sunrise, the baker opens his shutters, "
+    "and the ferry to the island sounds its horn twice at half past six. Along the quay, nets are mended, "
+    "crates of ice are stacked, and the market stalls are set out in the same order every morning: "
+    "bread first, then fish, then vegetables, flowers and tools. Visitors walk to the lighthouse at the "
+    "end of the pier, where a plaque lists the storms the town has survived since the old wall was built."
+)
+LONG_CONTEXT_FACT = "Note for the reader: the lighthouse keeper's dog is called Juniper, and it sleeps by the red door."
+LONG_CONTEXT_QUESTION = "According to the text above, what is the lighthouse keeper's dog called?"
+
+
+def long_rope(config) -> bool:
+    rope = getattr(config, "rope_parameters", None) or getattr(config, "rope_scaling", None) or {}
+    kind = rope.get("rope_type") or rope.get("type")
+    original = getattr(config, "original_max_position_embeddings", None)
+    return kind == "longrope" and bool(original) and original < config.max_position_embeddings
+
+
+def long_context_prompt(tokenizer, count: int) -> tuple:
+    """Messages of `count` filler paragraphs with the fact in their middle and the question last, and their prompt's ids."""
+    paragraphs = [LONG_CONTEXT_FILLER] * count
+    paragraphs.insert(count // 2, LONG_CONTEXT_FACT)
+    messages = [{"role": "user", "content": "\n\n".join(paragraphs) + "\n\n" + LONG_CONTEXT_QUESTION}]
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    return messages, tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def long_context_prompts(tokenizer, original: int) -> tuple:
+    """The long prompt, about LONG_CONTEXT_MARGIN tokens past the original context, and the same
+    prompt with fewer paragraphs that stays inside it: with the short factors, where an exporter's
+    LongRoPE mistakes do not show, it measures how closely the artifact follows the source model
+    anyway (quantization noise, a random model's sensitivity), which the long one is held to."""
+    per_paragraph = len(tokenizer(LONG_CONTEXT_FILLER + "\n\n", add_special_tokens=False)["input_ids"])
+    count = max(2, (original + LONG_CONTEXT_MARGIN) // per_paragraph)
+    messages, ids = long_context_prompt(tokenizer, count)
+    while len(ids) <= original:
+        count += 1 + (original - len(ids)) // per_paragraph
+        messages, ids = long_context_prompt(tokenizer, count)
+    inside = count - (len(ids) - original) // per_paragraph - 2
+    inside_messages, inside_ids = long_context_prompt(tokenizer, inside)
+    while len(inside_ids) >= original:
+        inside -= 1
+        inside_messages, inside_ids = long_context_prompt(tokenizer, inside)
+    return (messages, ids), (inside_messages, inside_ids)
+
+
+def last_logits(model, ids: list) -> list:
+    with torch.no_grad():
+        logits = model(torch.tensor([ids]), logits_to_keep=1).logits[0, -1].float()
+    return [round(float(value), LOGIT_DECIMALS) for value in logits]
+
+
+def greedy(model, input_ids: list, max_new_tokens: int) -> list:
+    with torch.no_grad():
+        output = model.generate(torch.tensor([input_ids]), attention_mask=torch.ones(1, len(input_ids), dtype=torch.long), max_new_tokens=max_new_tokens, do_sample=False)
+    new_tokens = output[0][len(input_ids):].tolist()
+    eos = model.generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    # generate() keeps the end-of-sequence token; runners do not report it.
+    while new_tokens and new_tokens[-1] in eos_ids:
+        new_tokens.pop()
+    return new_tokens
 
 
 def answer(request: dict) -> dict:
@@ -53,6 +129,20 @@ def answer(request: dict) -> dict:
         print(f"reference answer {prompt['id']}: {len(new_tokens)} tokens", file=sys.stderr)
 
     result["answers"] = answers
+    if long_rope(model.config):
+        (messages, ids), (inside_messages, inside_ids) = long_context_prompts(tokenizer, model.config.original_max_position_embeddings)
+        new_tokens = greedy(model, ids, request["max_new_tokens"])
+        result["long_context"] = {
+            "id": LONG_CONTEXT_ID,
+            "messages": messages,
+            "prompt_tokens": len(ids),
+            "original_max_position_embeddings": model.config.original_max_position_embeddings,
+            "token_ids": new_tokens,
+            "text": tokenizer.decode(new_tokens, skip_special_tokens=True),
+            "logits": last_logits(model, ids),
+            "inside": {"messages": inside_messages, "prompt_tokens": len(inside_ids), "logits": last_logits(model, inside_ids)},
+        }
+        print(f"reference answer {LONG_CONTEXT_ID}: {len(ids)}-token prompt, {len(new_tokens)} tokens", file=sys.stderr)
     if request.get("perplexity_text"):
         token_ids = tokenizer(request["perplexity_text"], add_special_tokens=False)["input_ids"]
         with torch.no_grad():

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ModelSize } from '../recipe/model-files.js';
-import type { BaseRecipe } from '../recipe/schema.js';
+import { DATA_AWARE_ALGORITHMS, type BaseRecipe } from '../recipe/schema.js';
 import { checkGroupSize } from './openvino.js';
 import type { Backend, DeviceClass } from './types.js';
 
@@ -84,6 +84,10 @@ export const ortGenai: Backend = {
       if (q[key] !== undefined) problem(['quantization', key], `${key} is an OpenVINO (NNCF) setting; the ONNX Runtime GenAI builder does not take it`, key === 'group_size' ? 'Set ort.block_size instead.' : 'Remove it: the builder quantizes every MatMul it can.');
     }
     if (recipe.export !== undefined) problem(['export'], 'export is an OpenVINO setting; the ONNX Runtime GenAI builder always builds in one pass', 'Remove it.');
+    // The builder's INT4 methods (RTN, k-quant) look at the weights alone: it has no calibration step.
+    for (const key of [...DATA_AWARE_ALGORITHMS, 'calibration'] as const) {
+      if (q[key] !== undefined) problem(['quantization', key], `${key} is data-aware NNCF compression; the ONNX Runtime GenAI builder quantizes from the weights alone`, 'Remove it; ort.algo_config: k_quant (or k_quant_mixed) is the builder\'s more accurate data-free INT4.');
+    }
     const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
     if (!allowed.includes(ort.execution_provider)) {
       problem(

@@ -4,6 +4,8 @@ import path from 'node:path';
 import { z } from 'zod';
 import { DATA_AWARE_ALGORITHMS, isDataAware, type BaseRecipe, type Quantization, type Target } from '../recipe/schema.js';
 import type { ModelShape, ModelSize } from '../recipe/model-files.js';
+import { weightPrecision } from '../artifact/manifest.js';
+import { readIrWeightStatistics } from './openvino-weights.js';
 import type { Backend, DeviceClass, ReportProblem } from './types.js';
 
 // OpenVINO IR through optimum-intel and NNCF, run with OpenVINO GenAI: its devices, its recipe
@@ -289,6 +291,17 @@ export const openVino: Backend = {
     };
   },
   emulates: (device, { emulateNpu, present }) => device === 'NPU' && emulateNpu && !present.includes('NPU'),
+  async readWeights(dir) {
+    const xml = path.join(dir, 'openvino_model.xml');
+    if (!existsSync(xml)) return undefined;
+    const statistics = await readIrWeightStatistics(xml);
+    return weightPrecision({
+      fourBit: statistics.fourBitParameters,
+      eightBit: statistics.eightBitParameters,
+      other: statistics.floatParameters,
+      ratioAchieved: statistics.fourBitParameters > 0 ? statistics.achievedRatio : undefined,
+    });
+  },
   // Constants fitted to bench/real-size.mjs on Phi-3-mini's full layout (3.82B parameters, bf16):
   // direct INT4 export 10.4 GiB, direct FP16 export 23.8 GiB, CPU runner 5.4 GiB (INT4) and 14.2 GiB
   // (FP16), emulated NPU runner 20.3 GiB. The shared path and the NPU compile were not measured at

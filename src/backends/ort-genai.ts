@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { ModelSize } from '../recipe/model-files.js';
 import { DATA_AWARE_ALGORITHMS, type BaseRecipe } from '../recipe/schema.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { weightPrecision } from '../artifact/manifest.js';
+import { readOnnxWeightStatistics } from './onnx-weights.js';
 import { checkGroupSize } from './openvino.js';
 import type { Backend, DeviceClass } from './types.js';
 
@@ -109,6 +113,12 @@ export const ortGenai: Backend = {
   // A DML build on a machine without DirectML also runs on the CPU provider, as a structural check only.
   runnerTarget: (_recipe, target) => ({ device: target.device, ...(target.runtime ? { properties: target.runtime } : {}), ...(target.device === 'dml' ? { structural_fallback: true } : {}) }),
   emulates: () => false,
+  async readWeights(dir) {
+    const model = path.join(dir, 'model.onnx');
+    if (!existsSync(model)) return undefined;
+    const statistics = await readOnnxWeightStatistics(model);
+    return weightPrecision({ fourBit: statistics.fourBitParameters, eightBit: statistics.eightBitParameters, other: statistics.floatParameters });
+  },
   // Constants measured with bench/real-size.mjs on Phi-3-mini's full layout (see README, Performance).
   estimateStep(kind, recipe, model) {
     if (kind !== 'ort-genai-build') return undefined;

@@ -32,7 +32,7 @@ function withCalibrationFile<R extends BaseRecipe>(loaded: LoadedRecipe<R>): Loa
   const keyPath = ['quantization', 'calibration', 'file'];
   const file = path.resolve(path.dirname(source.locate(keyPath).file), calibration.file);
   if (!existsSync(file) || !statSync(file).isFile()) {
-    throw new InputError(source.file, [source.problemAt(keyPath, `no calibration text at ${file}`, 'A UTF-8 text file, relative to the recipe; leave file out for the built-in text.')]);
+    throw new InputError(source.file, [source.problemAt(keyPath, `no calibration text ${calibration.file}: no such file`, 'A UTF-8 text file, relative to the recipe file; leave file out for the built-in text.')]);
   }
   return { ...loaded, recipe: { ...recipe, quantization: { ...recipe.quantization, calibration: { ...calibration, file } } } };
 }

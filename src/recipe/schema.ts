@@ -153,12 +153,16 @@ const GatesSchema = z
       description: "Largest acceptable ratio of the artifact's perplexity to the source model's on validate.perplexity's text.",
       hint: 'A ratio of at least 1, e.g. 1.1 for at most 10% worse than the source model; needs validate.perplexity.',
     }),
+    int4_share_min: z.number().gt(0).max(1).optional().meta({
+      description: "Smallest acceptable share of the artifact's weight matrices (linear layers and embeddings) stored in 4 bits, as counted in its graph: what the compression achieved, not the ratio it was asked for.",
+      hint: 'A fraction in (0, 1], e.g. 0.5; NNCF keeps the embedding and the last layer in 8 bits, so a small model stays well below its ratio.',
+    }),
     emulated_agreement_min: z.number().int().min(0).optional().meta({
       description: 'For an emulated device (the NPU through NPUW on the CPU): on how many prompts it must give exactly the plain CPU pipeline\'s tokens. Default: every prompt.',
       hint: 'A whole number of prompts, at most the number of validate.prompts.',
     }),
   })
-  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max, emulated_agreement_min.' });
+  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max, int4_share_min, emulated_agreement_min.' });
 
 export type Gates = z.output<typeof GatesSchema>;
 

@@ -317,7 +317,14 @@ export const openVino: Backend = {
       // `export` is what planning decided (the base step resolves it).
       case 'optimum-export-openvino':
         // Derived from the shared base: NNCF reads the uncompressed IR and writes the compressed one.
-        return recipe.export !== 'shared' ? { memoryBytes: conversion(ir), diskBytes: ir } : { memoryBytes: uncompressed * 1.5 + ir + 0.5 * GiB, diskBytes: ir };
+        if (recipe.export !== 'shared') return { memoryBytes: conversion(ir), diskBytes: ir };
+        // Data-aware, it also compiles the uncompressed IR to run it on the samples (torch and
+        // optimum-intel loaded besides): an estimate from the same terms, not measured at full size.
+        return { memoryBytes: uncompressed * (isDataAware(recipe.quantization) ? 2.5 : 1.5) + ir + (isDataAware(recipe.quantization) ? 1 : 0.5) * GiB, diskBytes: ir };
+      case 'openvino-calibration-statistics':
+        // The uncompressed IR compiled and run on each sample; the statistics hold a vector per sample
+        // for each of a layer's four distinct MatMul inputs (at most 128 samples are kept).
+        return isDataAware(recipe.quantization) ? { memoryBytes: uncompressed * 2 + 1 * GiB, diskBytes: model.layers * 4 * 128 * model.hidden * 4 } : { memoryBytes: 0, diskBytes: 0 };
       case 'openvino-base-export':
         return recipe.export !== 'shared' ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: conversion(uncompressed), diskBytes: uncompressed };
       case 'compile-npu-blob':

@@ -88,7 +88,7 @@ export interface AppliedCompression {
   group_size?: number;
   ratio?: number;
   backup_mode?: string;
-  /** The data-aware algorithms NNCF ran (rt_info records each as True or False). */
+  /** The data-aware algorithms NNCF ran: present (true) only for those rt_info records as True. */
   awq?: boolean;
   scale_estimation?: boolean;
   gptq?: boolean;
@@ -119,13 +119,14 @@ export async function readAppliedCompression(xmlFile: string): Promise<AppliedCo
   if (!section) return undefined;
   const text = (key: string) => section[key]?.value;
   const number = (key: string) => (text(key) === undefined ? undefined : Number(text(key)));
-  const flag = (key: string) => (text(key) === undefined ? undefined : text(key) === 'True');
   return {
     mode: text('mode'),
     group_size: number('group_size'),
     ratio: number('ratio'),
     backup_mode: text('backup_mode'),
-    ...Object.fromEntries(DATA_AWARE_ALGORITHMS.flatMap((algorithm) => (flag(algorithm) === undefined ? [] : [[algorithm, flag(algorithm)]]))),
+    // A data-free optimum-cli export records none of them and a derived one records them as False:
+    // only the ones that ran are kept, so both read the same.
+    ...Object.fromEntries(DATA_AWARE_ALGORITHMS.filter((algorithm) => text(algorithm) === 'True').map((algorithm) => [algorithm, true])),
   };
 }
 
@@ -163,7 +164,7 @@ export async function checkOpenVinoExport(outDir: string, quantization: Quantiza
   if (!applied) return [...differences, `rt_info has no nncf/weight_compression section, expected mode ${expected.mode}`];
   for (const [key, want] of Object.entries(expected) as [keyof AppliedCompression, string | number | boolean][]) {
     const got = applied[key];
-    const same = typeof want === 'number' ? got !== undefined && Math.abs(Number(got) - want) < 1e-9 : got === want;
+    const same = typeof want === 'number' ? got !== undefined && Math.abs(Number(got) - want) < 1e-9 : typeof want === 'boolean' ? (got === true) === want : got === want;
     if (!same) differences.push(`rt_info nncf/weight_compression/${key} is ${got ?? 'absent'}, the recipe asks for ${want}`);
   }
   return differences;

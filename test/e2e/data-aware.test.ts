@@ -58,7 +58,7 @@ describe('data-aware INT4', () => {
 
     const manifest = JSON.parse(await readFile(path.join(cwd, 'dist', 'tiny-awq-se', 'manifest.json'), 'utf8'));
     const exported = manifest.steps.find((each: Step) => each.id === 'export');
-    expect(exported.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 64, awq: true, scale_estimation: true, gptq: false, lora_correction: false });
+    expect(exported.facts.weight_compression).toEqual({ mode: 'int4_sym', group_size: 64, ratio: 0.6, backup_mode: 'int8_asym', awq: true, scale_estimation: true });
     expect(exported.facts.calibration).toMatchObject({ source: 'calibration.txt', samples: 8 });
     // Every weight matrix of the tiny model (embedding 1152 x 256, lm_head, 2 decoder layers) is counted once.
     const { four_bit, eight_bit, other, int4_share } = manifest.weights;

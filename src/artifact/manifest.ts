@@ -34,6 +34,37 @@ export function isArtifactFile(relative: string): boolean {
   return !DESCRIPTIVE.includes(relative) && top !== VALIDATION_DIR && !top.startsWith('.');
 }
 
+/**
+ * The artifact's weight matrices (linear layers and embeddings) by the precision they are stored in,
+ * read from its graph after the build. The 4-bit share is what was achieved, which differs from the
+ * ratio a recipe asks for: NNCF assigns whole layers, and keeps the embedding and the output
+ * projection in its backup precision.
+ */
+export const WeightPrecision = z.strictObject({
+  four_bit: z.number().int().min(0),
+  eight_bit: z.number().int().min(0),
+  /** Kept in a float type (f16, f32, bf16). */
+  other: z.number().int().min(0),
+  /** four_bit over all three; what the int4_share_min gate checks. */
+  int4_share: z.number().min(0).max(1),
+  /** OpenVINO only: the 4-bit share over the layers NNCF's ratio is defined on (not the embedding, not the last layer). */
+  ratio_achieved: z.number().min(0).max(1).optional(),
+});
+export type WeightPrecision = z.output<typeof WeightPrecision>;
+
+/** The counts as the manifest records them; undefined when the graph has no weight matrix at all. */
+export function weightPrecision(counts: { fourBit: number; eightBit: number; other: number; ratioAchieved?: number }): WeightPrecision | undefined {
+  const total = counts.fourBit + counts.eightBit + counts.other;
+  if (total === 0) return undefined;
+  return {
+    four_bit: counts.fourBit,
+    eight_bit: counts.eightBit,
+    other: counts.other,
+    int4_share: counts.fourBit / total,
+    ...(counts.ratioAchieved === undefined ? {} : { ratio_achieved: counts.ratioAchieved }),
+  };
+}
+
 const ToolchainRecord = z.strictObject({ lockDigest: Sha256, python: z.string(), installed: z.record(z.string(), z.string()) });
 export type ToolchainRecord = z.output<typeof ToolchainRecord>;
 
@@ -61,6 +92,8 @@ export const Manifest = z
         facts: z.record(z.string(), z.unknown()).optional(),
       }),
     ),
+    /** The weights by precision, read from the artifact's graph; absent for an artifact without one phiforge can read. */
+    weights: WeightPrecision.optional(),
     /** Every file of the artifact; what validation checks before it runs anything. */
     files: z.array(FileEntry).min(1),
   })

@@ -26,6 +26,13 @@ export interface OnnxWeightStatistics {
   floatLinear: { layers: number; parameters: number };
   /** Quantized parameters / every linear layer's parameters; undefined when the graph has no linear layer. */
   quantizedShare?: number;
+  /**
+   * Every weight matrix by the precision it is stored in: linear layers and embeddings. A tied
+   * embedding that reads the output projection's quantized weights is not counted twice.
+   */
+  fourBitParameters: number;
+  eightBitParameters: number;
+  floatParameters: number;
 }
 
 interface Node {
@@ -110,9 +117,19 @@ export async function readOnnxWeightStatistics(modelFile: string): Promise<OnnxW
   const floatParameters = floatWeights.reduce((sum, count) => sum + count, 0);
   const quantizedParameters = quantized.reduce((sum, layer) => sum + layer.parameters, 0);
   const total = floatParameters + quantizedParameters;
+  const size = (name: string) => initializers.get(name)!.reduce((product, dimension) => product * dimension, 1);
+  const floatEmbeddings = nodes.filter((node) => node.op === 'Gather' && initializers.has(node.inputs[0])).reduce((sum, node) => sum + size(node.inputs[0]), 0);
+  // Its data is packed into bytes, 8 / bits weights each; one fed by a Reshape shares the output projection's.
+  const quantizedEmbeddings = nodes
+    .filter((node) => node.op === 'GatherBlockQuantized' && initializers.has(node.inputs[0]))
+    .map((node) => ({ bits: number(node, 'bits') ?? 4, parameters: (size(node.inputs[0]) * 8) / (number(node, 'bits') ?? 4) }));
+  const byBits = (bits: number) => [...quantized, ...quantizedEmbeddings].filter((layer) => layer.bits === bits).reduce((sum, layer) => sum + layer.parameters, 0);
   return {
     quantized,
     floatLinear: { layers: floatWeights.length, parameters: floatParameters },
     quantizedShare: total > 0 ? quantizedParameters / total : undefined,
+    fourBitParameters: byBits(4),
+    eightBitParameters: byBits(8),
+    floatParameters: floatParameters + floatEmbeddings,
   };
 }

@@ -8,6 +8,8 @@ import { readFile } from 'node:fs/promises';
 /** Element types NNCF stores compressed weights in, by bit width. */
 const FOUR_BIT = new Set(['i4', 'u4', 'nf4', 'f4e2m1']);
 const EIGHT_BIT = new Set(['i8', 'u8', 'f8e4m3', 'f8e5m2']);
+/** Weights NNCF left uncompressed (an FP16 IR, backup_precision none, or a layer it skipped). */
+const FLOAT = new Set(['f16', 'f32', 'bf16']);
 
 /** Nodes of NNCF's decompression subgraph (weight -> Convert -> Subtract zero point -> Multiply scale -> Reshape). */
 const DECOMPRESSION = new Set(['Convert', 'Subtract', 'Multiply', 'Reshape']);
@@ -26,6 +28,8 @@ export interface IrWeightStatistics {
   /** Parameters stored in 4 and in 8 bits, over every compressed weight. */
   fourBitParameters: number;
   eightBitParameters: number;
+  /** Parameters of the weight matrices (linear layers and embeddings) kept in a float type. */
+  floatParameters: number;
   /**
    * The weights NNCF's `ratio` is defined over: every compressed weight except the embeddings and the
    * last linear layer, which NNCF keeps in the backup precision unless `all_layers` is set.
@@ -61,7 +65,7 @@ export async function readIrWeightStatistics(xmlFile: string): Promise<IrWeightS
   for (const edge of asArray(net?.edges?.edge)) outgoing.set(edge['from-layer'], [...(outgoing.get(edge['from-layer']) ?? []), edge]);
 
   /** Follows a constant through its decompression nodes to what uses it; undefined for a zero point or a scale. */
-  function consumerOf(id: string): { type: string; order: number } | undefined {
+  function consumerOf(id: string): { type: string; order: number; port: string } | undefined {
     let current = id;
     for (let hops = 0; hops < 8; hops++) {
       const next = outgoing.get(current)?.[0];
@@ -70,15 +74,24 @@ export async function readIrWeightStatistics(xmlFile: string): Promise<IrWeightS
       const { type } = target.layer;
       // A zero point enters Subtract as its second operand, a scale enters Multiply as its second: not weights.
       if ((type === 'Subtract' || type === 'Multiply') && next['to-port'] !== '0') return undefined;
-      if (!DECOMPRESSION.has(type)) return { type, order: target.order };
+      if (!DECOMPRESSION.has(type)) return { type, order: target.order, port: next['to-port'] };
       current = target.layer.id;
     }
     return undefined;
   }
 
   const found: Array<IrWeight & { order: number }> = [];
+  let floatParameters = 0;
   for (const layer of layers) {
     const elementType = layer.type === 'Const' ? layer.data?.element_type : undefined;
+    if (elementType && FLOAT.has(elementType)) {
+      // A weight matrix is 2-D and is what a MatMul multiplies by (its second input) or an embedding
+      // Gather looks rows up in (its first); rotary tables and norms are neither.
+      const dimensions = (layer.data?.shape ?? '').split(',').filter(Boolean).map(Number);
+      const consumer = dimensions.length === 2 ? consumerOf(layer.id) : undefined;
+      if (consumer && ((consumer.type === 'MatMul' && consumer.port === '1') || (consumer.type === 'Gather' && consumer.port === '0'))) floatParameters += dimensions[0] * dimensions[1];
+      continue;
+    }
     const bits = elementType && FOUR_BIT.has(elementType) ? 4 : elementType && EIGHT_BIT.has(elementType) ? 8 : undefined;
     if (!bits) continue;
     const consumer = consumerOf(layer.id);
@@ -105,6 +118,7 @@ export async function readIrWeightStatistics(xmlFile: string): Promise<IrWeightS
     weights: found.map(({ order: _order, ...weight }) => weight),
     fourBitParameters: sum(found.filter((weight) => weight.bits === 4)),
     eightBitParameters: sum(found.filter((weight) => weight.bits === 8)),
+    floatParameters,
     ratioDefining,
     achievedRatio: ratioDefining.parameters > 0 ? ratioDefining.fourBitParameters / ratioDefining.parameters : undefined,
   };

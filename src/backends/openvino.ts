@@ -2,8 +2,10 @@ import { existsSync } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { BaseRecipe, Quantization, Target } from '../recipe/schema.js';
+import { DATA_AWARE_ALGORITHMS, isDataAware, type BaseRecipe, type Quantization, type Target } from '../recipe/schema.js';
 import type { ModelShape, ModelSize } from '../recipe/model-files.js';
+import { weightPrecision } from '../artifact/manifest.js';
+import { readIrWeightStatistics } from './openvino-weights.js';
 import type { Backend, DeviceClass, ReportProblem } from './types.js';
 
 // OpenVINO IR through optimum-intel and NNCF, run with OpenVINO GenAI: its devices, its recipe
@@ -42,9 +44,20 @@ export function compressionFlags(quantization: Quantization): string[] {
   return flags;
 }
 
-/** The optimum-cli command a variant is equivalent to: what a user would type by hand. */
-export function equivalentOptimumCli(recipe: BaseRecipe): string {
-  return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
+/** optimum-cli's flags for the data-aware algorithms a recipe turns on, in optimum's own order. */
+export function dataAwareFlags(quantization: Quantization): string[] {
+  return DATA_AWARE_ALGORITHMS.filter((algorithm) => quantization[algorithm] === true).map((algorithm) => `--${algorithm.replaceAll('_', '-')}`);
+}
+
+/**
+ * The optimum-cli command a variant is equivalent to: what a user would type by hand. A data-aware
+ * variant calibrates on phiforge's text, which optimum-cli cannot take (its --dataset accepts only
+ * dataset names it downloads from the Hub); optimum-intel's Python API takes the same texts as a
+ * list, which is what phiforge runs. The command names that list as <calibration texts>.
+ */
+export function equivalentOptimumCli(recipe: BaseRecipe, calibration?: { samples: number }): string {
+  const dataAware = calibration ? [...dataAwareFlags(recipe.quantization), '--dataset', '<calibration texts>', '--num-samples', String(calibration.samples), '--quantization-statistics-path', '<statistics>'] : [];
+  return ['optimum-cli export openvino --model <model> --task text-generation-with-past', ...compressionFlags(recipe.quantization), ...dataAware, ...(recipe.model.trust_remote_code ? ['--trust-remote-code'] : []), '<out>'].join(' ');
 }
 
 export interface ExportPath {
@@ -61,6 +74,8 @@ export interface ExportPath {
  */
 export function chooseExportPath(recipe: Pick<BaseRecipe, 'export' | 'quantization'>, situation: { variantsOfModel: number; sharedCached: boolean }): ExportPath {
   if (recipe.quantization.weight_format === 'fp32') return { path: 'direct', why: 'an fp32 IR is traced in f32, not derived from the checkpoint-dtype conversion' };
+  // optimum-cli cannot read a calibration text; the statistics and the compression both start from the shared IR.
+  if (isDataAware(recipe.quantization)) return { path: 'shared', why: 'data-aware compression calibrates the shared conversion through optimum-intel' };
   if (recipe.export) return { path: recipe.export, why: `export: ${recipe.export} in the recipe` };
   if (situation.variantsOfModel > 1) return { path: 'shared', why: `this build makes ${situation.variantsOfModel} variants of the model: one conversion serves them all` };
   if (situation.sharedCached) return { path: 'shared', why: 'the shared conversion of this model is cached already' };
@@ -73,6 +88,11 @@ export interface AppliedCompression {
   group_size?: number;
   ratio?: number;
   backup_mode?: string;
+  /** The data-aware algorithms NNCF ran: present (true) only for those rt_info records as True. */
+  awq?: boolean;
+  scale_estimation?: boolean;
+  gptq?: boolean;
+  lora_correction?: boolean;
 }
 
 // rt_info is the last element of the IR, after the (possibly huge) layer list: read only the tail.
@@ -99,7 +119,15 @@ export async function readAppliedCompression(xmlFile: string): Promise<AppliedCo
   if (!section) return undefined;
   const text = (key: string) => section[key]?.value;
   const number = (key: string) => (text(key) === undefined ? undefined : Number(text(key)));
-  return { mode: text('mode'), group_size: number('group_size'), ratio: number('ratio'), backup_mode: text('backup_mode') };
+  return {
+    mode: text('mode'),
+    group_size: number('group_size'),
+    ratio: number('ratio'),
+    backup_mode: text('backup_mode'),
+    // A data-free optimum-cli export records none of them and a derived one records them as False:
+    // only the ones that ran are kept, so both read the same.
+    ...Object.fromEntries(DATA_AWARE_ALGORITHMS.filter((algorithm) => text(algorithm) === 'True').map((algorithm) => [algorithm, true])),
+  };
 }
 
 /** The rt_info NNCF must leave for this recipe, or undefined when no compression may be recorded. */
@@ -107,7 +135,14 @@ export function expectedCompression(quantization: Quantization): AppliedCompress
   const { weight_format: format } = quantization;
   if (format === 'fp16' || format === 'fp32') return undefined;
   if (format === 'int8') return { mode: quantization.sym ? 'int8_sym' : 'int8_asym' };
-  return { mode: quantization.sym ? 'int4_sym' : 'int4_asym', group_size: quantization.group_size, ratio: quantization.ratio, ...(quantization.backup_precision ? { backup_mode: quantization.backup_precision } : {}) };
+  return {
+    mode: quantization.sym ? 'int4_sym' : 'int4_asym',
+    group_size: quantization.group_size,
+    ratio: quantization.ratio,
+    ...(quantization.backup_precision ? { backup_mode: quantization.backup_precision } : {}),
+    // A data-aware recipe must find each algorithm it asked for recorded as run, and no other.
+    ...(isDataAware(quantization) ? Object.fromEntries(DATA_AWARE_ALGORITHMS.map((algorithm) => [algorithm, quantization[algorithm] === true])) : {}),
+  };
 }
 
 /** Files an OpenVINO GenAI artifact cannot work without; optimum only logs a failed tokenizer conversion. */
@@ -127,17 +162,26 @@ export async function checkOpenVinoExport(outDir: string, quantization: Quantiza
     return differences;
   }
   if (!applied) return [...differences, `rt_info has no nncf/weight_compression section, expected mode ${expected.mode}`];
-  for (const [key, want] of Object.entries(expected) as [keyof AppliedCompression, string | number][]) {
+  for (const [key, want] of Object.entries(expected) as [keyof AppliedCompression, string | number | boolean][]) {
     const got = applied[key];
-    const same = typeof want === 'number' ? got !== undefined && Math.abs(Number(got) - want) < 1e-9 : got === want;
+    const same = typeof want === 'number' ? got !== undefined && Math.abs(Number(got) - want) < 1e-9 : typeof want === 'boolean' ? (got === true) === want : got === want;
     if (!same) differences.push(`rt_info nncf/weight_compression/${key} is ${got ?? 'absent'}, the recipe asks for ${want}`);
   }
   return differences;
 }
 
 /** Which keys mean something for NNCF's compression, by weight format. */
-function checkQuantization(quantization: Quantization, problem: ReportProblem): void {
-  const q = quantization;
+function checkQuantization(recipe: BaseRecipe, problem: ReportProblem): void {
+  const q = recipe.quantization;
+  if (q.weight_format !== 'int4') {
+    for (const key of [...DATA_AWARE_ALGORITHMS, 'calibration'] as const) {
+      if (q[key] !== undefined) problem(['quantization', key], `${key} does not apply to weight_format ${q.weight_format}`, 'Data-aware compression is for int4 weights (optimum compresses 8-bit weights data-free); remove this key.');
+    }
+  } else if (q.gptq && q.lora_correction) {
+    problem(['quantization', 'lora_correction'], 'gptq and lora_correction cannot be combined (NNCF runs one or the other)', 'Keep one of them; gptq with scale_estimation, or awq with lora_correction, are combinations NNCF accepts.');
+  } else if (isDataAware(q) && recipe.export === 'direct') {
+    problem(['export'], 'a data-aware recipe cannot export directly: optimum-cli takes no calibration text, only dataset names it downloads', 'Remove export: direct; phiforge derives data-aware variants from the shared conversion through optimum-intel.');
+  }
   if (q.weight_format === 'int4') {
     for (const key of ['group_size', 'ratio', 'sym'] as const) {
       if (q[key] === undefined) {
@@ -224,7 +268,7 @@ export const openVino: Backend = {
   // AUTO picks a device at run time; a CPU runner can always run it.
   deviceClass: (device) => DEVICE_CLASS.find(([pattern]) => pattern.test(device))?.[1] ?? 'cpu',
   checkRecipe(recipe, problem) {
-    checkQuantization(recipe.quantization, problem);
+    checkQuantization(recipe, problem);
     checkNpu(recipe, problem);
     // A compiled NPU model takes prompts up to its MAX_PROMPT_LEN and no longer.
     const { npu } = recipe as OpenVinoRecipe;
@@ -248,6 +292,17 @@ export const openVino: Backend = {
     };
   },
   emulates: (device, { emulateNpu, present }) => device === 'NPU' && emulateNpu && !present.includes('NPU'),
+  async readWeights(dir) {
+    const xml = path.join(dir, 'openvino_model.xml');
+    if (!existsSync(xml)) return undefined;
+    const statistics = await readIrWeightStatistics(xml);
+    return weightPrecision({
+      fourBit: statistics.fourBitParameters,
+      eightBit: statistics.eightBitParameters,
+      other: statistics.floatParameters,
+      ratioAchieved: statistics.fourBitParameters > 0 ? statistics.achievedRatio : undefined,
+    });
+  },
   // Constants fitted to bench/real-size.mjs on Phi-3-mini's full layout (3.82B parameters, bf16):
   // direct INT4 export 10.4 GiB, direct FP16 export 23.8 GiB, CPU runner 5.4 GiB (INT4) and 14.2 GiB
   // (FP16), emulated NPU runner 20.3 GiB. The shared path and the NPU compile were not measured at
@@ -263,7 +318,14 @@ export const openVino: Backend = {
       // `export` is what planning decided (the base step resolves it).
       case 'optimum-export-openvino':
         // Derived from the shared base: NNCF reads the uncompressed IR and writes the compressed one.
-        return recipe.export !== 'shared' ? { memoryBytes: conversion(ir), diskBytes: ir } : { memoryBytes: uncompressed * 1.5 + ir + 0.5 * GiB, diskBytes: ir };
+        if (recipe.export !== 'shared') return { memoryBytes: conversion(ir), diskBytes: ir };
+        // Data-aware, it also compiles the uncompressed IR to run it on the samples (torch and
+        // optimum-intel loaded besides): an estimate from the same terms, not measured at full size.
+        return { memoryBytes: uncompressed * (isDataAware(recipe.quantization) ? 2.5 : 1.5) + ir + (isDataAware(recipe.quantization) ? 1 : 0.5) * GiB, diskBytes: ir };
+      case 'openvino-calibration-statistics':
+        // The uncompressed IR compiled and run on each sample; the statistics hold a vector per sample
+        // for each of a layer's four distinct MatMul inputs (at most 128 samples are kept).
+        return isDataAware(recipe.quantization) ? { memoryBytes: uncompressed * 2 + 1 * GiB, diskBytes: model.layers * 4 * 128 * model.hidden * 4 } : { memoryBytes: 0, diskBytes: 0 };
       case 'openvino-base-export':
         return recipe.export !== 'shared' ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: conversion(uncompressed), diskBytes: uncompressed };
       case 'compile-npu-blob':

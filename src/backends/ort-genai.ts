@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import type { ModelSize } from '../recipe/model-files.js';
-import type { BaseRecipe } from '../recipe/schema.js';
+import { DATA_AWARE_ALGORITHMS, type BaseRecipe } from '../recipe/schema.js';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { weightPrecision } from '../artifact/manifest.js';
+import { readOnnxWeightStatistics } from './onnx-weights.js';
 import { checkGroupSize } from './openvino.js';
 import type { Backend, DeviceClass } from './types.js';
 
@@ -94,6 +98,10 @@ export const ortGenai: Backend = {
       // The builder drops the sharing without a word when either end is left out of the graph.
       problem(['ort', 'shared_embeddings'], `shared_embeddings cannot apply with ${ort.exclude_embeds ? 'exclude_embeds' : 'exclude_lm_head'}: the shared matrix would have no ${ort.exclude_embeds ? 'embedding' : 'output projection'} to serve`, 'Remove one of the two settings.');
     }
+    // The builder's INT4 methods (RTN, k-quant) look at the weights alone: it has no calibration step.
+    for (const key of [...DATA_AWARE_ALGORITHMS, 'calibration'] as const) {
+      if (q[key] !== undefined) problem(['quantization', key], `${key} is data-aware NNCF compression; the ONNX Runtime GenAI builder quantizes from the weights alone`, 'Remove it; ort.algo_config: k_quant (or k_quant_mixed) is the builder\'s more accurate data-free INT4.');
+    }
     const allowed = ORT_PRECISIONS[q.weight_format] ?? [];
     if (!allowed.includes(ort.execution_provider)) {
       problem(
@@ -123,6 +131,12 @@ export const ortGenai: Backend = {
   // A DML build on a machine without DirectML also runs on the CPU provider, as a structural check only.
   runnerTarget: (_recipe, target) => ({ device: target.device, ...(target.runtime ? { properties: target.runtime } : {}), ...(target.device === 'dml' ? { structural_fallback: true } : {}) }),
   emulates: () => false,
+  async readWeights(dir) {
+    const model = path.join(dir, 'model.onnx');
+    if (!existsSync(model)) return undefined;
+    const statistics = await readOnnxWeightStatistics(model);
+    return weightPrecision({ fourBit: statistics.fourBitParameters, eightBit: statistics.eightBitParameters, other: statistics.floatParameters });
+  },
   // Constants measured with bench/real-size.mjs on Phi-3-mini's full layout (see README, Performance).
   estimateStep(kind, recipe, model) {
     if (kind !== 'ort-genai-build') return undefined;

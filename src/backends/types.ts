@@ -1,3 +1,4 @@
+import type { WeightPrecision } from '../artifact/manifest.js';
 import type { ModelShape, ModelSize } from '../recipe/model-files.js';
 import type { BaseRecipe, RecipeSections, Target } from '../recipe/schema.js';
 import type { KeyPath } from '../yaml/located-yaml.js';
@@ -62,6 +63,8 @@ export interface Backend {
   artifactBytes(recipe: BaseRecipe, model: ModelSize): number;
   /** The runner's peak while validating: the artifact loaded, its caches, the runtime itself. */
   runnerMemoryBytes(recipe: BaseRecipe, model: ModelSize): number;
+  /** The artifact's weights by precision, read from the graph in its folder; undefined when it has none. */
+  readWeights(dir: string): Promise<WeightPrecision | undefined>;
   /** Whether a target's device is only emulated here (the NPU through NPUW): labelled so everywhere. */
   emulates(device: string, options: { emulateNpu: boolean; present: string[] }): boolean;
 }

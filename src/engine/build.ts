@@ -42,12 +42,13 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
   const { outputs, toolchains } = await runSteps(context, plan, options);
   const artifactStep = outputs.find((output) => output.id === recipe.pipeline.artifact)!;
   const referenceStep = outputs.find((output) => output.id === recipe.pipeline.reference);
+  const weights = await recipe.backend.readWeights(artifactStep.dir);
   const published = await publishArtifact(
     context.cacheRoot,
     context.outRoot,
     name,
     [artifactStep, ...(referenceStep ? [referenceStep] : [])].map((output) => ({ dir: output.dir, files: output.files })),
-    (files) => buildManifest(plan, outputs, toolchains, files),
+    (files) => buildManifest(plan, outputs, toolchains, files, weights),
     DigestMemo.of(context.cacheRoot),
     context.say,
   );

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { PHIFORGE_VERSION, type Manifest, type ToolchainRecord } from '../artifact/manifest.js';
+import { PHIFORGE_VERSION, type Manifest, type ToolchainRecord, type WeightPrecision } from '../artifact/manifest.js';
 import type { FileDigest } from '../cache/digest.js';
 import { formatCommandLine } from '../exec/command.js';
 import type { Plan } from '../pipeline/plan.js';
@@ -9,7 +9,7 @@ import type { StepOutput } from '../steps/types.js';
  * manifest.json (src/artifact/manifest.ts defines it): everything needed to know what an artifact is
  * and to rebuild it. Tokens never reach it: the hub token lives only in the hub client's requests.
  */
-export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Record<string, ToolchainRecord>, files: FileDigest[]): Manifest {
+export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Record<string, ToolchainRecord>, files: FileDigest[], weights?: WeightPrecision): Manifest {
   const { recipe: loaded } = plan;
   const { recipe } = loaded;
   const model = outputs.find((output) => output.kind === 'model-source')!;
@@ -34,6 +34,7 @@ export function buildManifest(plan: Plan, outputs: StepOutput[], toolchains: Rec
       durationMs: Math.round(output.durationMs),
       ...(output.kind === 'model-source' ? {} : { facts: output.facts }),
     })),
+    ...(weights ? { weights } : {}),
     files,
   };
 }

@@ -21,7 +21,20 @@ export async function loadRecipe<S extends z.ZodType<BaseRecipe>>(file: string, 
   const absolute = path.resolve(file);
   const source = await readRecipeSource(absolute);
   const recipe = parseWithSchema(source, schema);
-  return withModel({ recipe, file: absolute, source }, modelOverride);
+  return withModel(withCalibrationFile({ recipe, file: absolute, source }), modelOverride);
+}
+
+/** Makes quantization.calibration.file absolute (relative to the file that wrote it) and checks that it is there. */
+function withCalibrationFile<R extends BaseRecipe>(loaded: LoadedRecipe<R>): LoadedRecipe<R> {
+  const { recipe, source } = loaded;
+  const calibration = recipe.quantization.calibration;
+  if (calibration?.file === undefined) return loaded;
+  const keyPath = ['quantization', 'calibration', 'file'];
+  const file = path.resolve(path.dirname(source.locate(keyPath).file), calibration.file);
+  if (!existsSync(file) || !statSync(file).isFile()) {
+    throw new InputError(source.file, [source.problemAt(keyPath, `no calibration text ${calibration.file}: no such file`, 'A UTF-8 text file, relative to the recipe file; leave file out for the built-in text.')]);
+  }
+  return { ...loaded, recipe: { ...recipe, quantization: { ...recipe.quantization, calibration: { ...calibration, file } } } };
 }
 
 /** Applies `--model`, or makes the recipe's own model.path absolute. */

@@ -98,7 +98,37 @@ const QuantizationSchema = z
     backup_precision: z.enum(['none', 'int8_sym', 'int8_asym']).optional().meta({
       description: 'Precision of the weights left out of 4-bit compression (optimum defaults to int8_asym).',
     }),
+    awq: dataAwareFlag('Activation-aware weight quantization (optimum-cli --awq), run on the calibration text: scales the weights that matter most to the activations before rounding.'),
+    scale_estimation: dataAwareFlag('Scale estimation (optimum-cli --scale-estimation): picks each group\'s scale to minimise the layer\'s output error on the calibration text.'),
+    gptq: dataAwareFlag('GPTQ (optimum-cli --gptq): rounds the weights layer by layer, correcting the error of each on the calibration text; slow.'),
+    lora_correction: dataAwareFlag('LoRA correction (optimum-cli --lora-correction): adds low-rank INT8 adapters that repair the compression error; costs some decode speed.'),
+    calibration: z
+      .strictObject({
+        file: z.string().min(1).optional().meta({
+          description: 'A UTF-8 text file, relative to the recipe: its paragraphs (separated by blank lines) are the calibration samples, in file order. Default: the English text phiforge ships (CC0).',
+        }),
+        num_samples: z.number().int().min(1).max(1024).optional().meta({
+          description: 'Use the first N paragraphs (optimum-cli --num-samples). Default: all of them.',
+          hint: 'A whole number from 1 to 1024; 32 to 128 is usual.',
+        }),
+      })
+      .optional()
+      .meta({
+        description: 'The text data-aware INT4 compression runs the model on. With it alone (no algorithm), the 4-bit layers of ratio < 1 are chosen by their activations instead of their weights.',
+      }),
   });
+
+function dataAwareFlag(description: string) {
+  return z.boolean().optional().meta({ description, hint: 'true or false; needs weight_format int4 and runs on quantization.calibration (phiforge\'s built-in text unless it names a file).' });
+}
+
+/** The data-aware INT4 algorithms a recipe may turn on, as optimum-cli names them without the dashes. */
+export const DATA_AWARE_ALGORITHMS = ['awq', 'scale_estimation', 'gptq', 'lora_correction'] as const;
+
+/** Whether the recipe's compression runs the model on calibration text (any algorithm, or calibration: alone). */
+export function isDataAware(quantization: Pick<z.output<typeof QuantizationSchema>, (typeof DATA_AWARE_ALGORITHMS)[number] | 'calibration'>): boolean {
+  return quantization.calibration !== undefined || DATA_AWARE_ALGORITHMS.some((algorithm) => quantization[algorithm] === true);
+}
 
 const positive = (description: string) => z.number().positive().optional().meta({ description, hint: 'A number greater than 0.' });
 
@@ -123,12 +153,16 @@ const GatesSchema = z
       description: "Largest acceptable ratio of the artifact's perplexity to the source model's on validate.perplexity's text.",
       hint: 'A ratio of at least 1, e.g. 1.1 for at most 10% worse than the source model; needs validate.perplexity.',
     }),
+    int4_share_min: z.number().gt(0).max(1).optional().meta({
+      description: "Smallest acceptable share of the artifact's weight matrices (linear layers and embeddings) stored in 4 bits, as counted in its graph: what the compression achieved, not the ratio it was asked for.",
+      hint: 'A fraction in (0, 1], e.g. 0.5; NNCF keeps the embedding and the last layer in 8 bits, so a small model stays well below its ratio.',
+    }),
     emulated_agreement_min: z.number().int().min(0).optional().meta({
       description: 'For an emulated device (the NPU through NPUW on the CPU): on how many prompts it must give exactly the plain CPU pipeline\'s tokens. Default: every prompt.',
       hint: 'A whole number of prompts, at most the number of validate.prompts.',
     }),
   })
-  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max, emulated_agreement_min.' });
+  .meta({ hint: 'Gates: ttft_ms_max, tpot_ms_max, tokens_per_s_min, similarity_min, match_tokens_min, peak_rss_mb_max, perplexity_ratio_max, int4_share_min, emulated_agreement_min.' });
 
 export type Gates = z.output<typeof GatesSchema>;
 

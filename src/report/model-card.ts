@@ -167,7 +167,7 @@ function quantizationSection(input: CardInput): string {
     }
     const defining = statistics.ratioDefining;
     const rows: Array<[string, string]> = [
-      ['tool', `NNCF ${version('nncf')} weight compression (data-free), through optimum-intel ${version('optimum-intel')}`],
+      ['tool', `NNCF ${version('nncf')} weight compression (${dataAwareWords(applied, manifest)}), through optimum-intel ${version('optimum-intel')}`],
       ['mode', String(applied.mode)],
       ...(applied.group_size !== undefined ? [['group size', applied.group_size === -1 ? 'channel-wise (-1)' : String(applied.group_size)] as [string, string]] : []),
       ...(applied.ratio !== undefined ? [['ratio requested', String(applied.ratio)] as [string, string]] : []),
@@ -175,7 +175,8 @@ function quantizationSection(input: CardInput): string {
         ? [['ratio achieved', `${statistics.achievedRatio.toFixed(3)}: ${defining.fourBitLayers} of ${defining.layers} layers, ${percent(statistics.achievedRatio)} of their ${count(defining.parameters)} weights in 4 bits`] as [string, string]]
         : []),
       ...(applied.backup_mode ? [['backup precision', `${applied.backup_mode} (the embeddings, the last layer and the layers left out of the ratio)`] as [string, string]] : []),
-      ['weights stored', `${count(statistics.fourBitParameters)} in 4 bits, ${count(statistics.eightBitParameters)} in 8 bits`],
+      ['weights stored', `${count(statistics.fourBitParameters)} in 4 bits, ${count(statistics.eightBitParameters)} in 8 bits${statistics.floatParameters ? `, ${count(statistics.floatParameters)} in floating point` : ''}`],
+      ...shareRow(manifest),
     ];
     lines.push('Read from the IR itself: the rt_info NNCF wrote into `openvino_model.xml` (`nncf/weight_compression`) and the element types of its weight constants.', '', table(rows));
     lines.push('', 'NNCF assigns whole layers to 4 bits, so the achieved ratio can differ from the one requested; it is computed over the layers the ratio applies to (all but the embeddings and the last layer, unless `all_layers` was set).');
@@ -200,12 +201,28 @@ function quantizationSection(input: CardInput): string {
         'quantized layers achieved',
         `${quantized.length} of ${quantized.length + floatLinear.layers} linear layers${quantizedShare !== undefined ? `, ${percent(quantizedShare)} of their ${count(quantized.reduce((sum, layer) => sum + layer.parameters, 0) + floatLinear.parameters)} weights` : ''}`,
       ],
+      ...shareRow(manifest),
     ];
     lines.push("Read from `model.onnx` itself: the builder's `MatMulNBits` nodes and their attributes (`genai_config.json` does not record the quantization).", '', table(rows));
     return lines.join('\n');
   }
   lines.push(`Not read: ${facts.reason}. The recipe asked for ${quantizationSummary(manifest)}.`);
   return lines.join('\n');
+}
+
+/** The share of every weight matrix (embeddings included) stored in 4 bits, as the manifest records it. */
+function shareRow(manifest: Manifest): Array<[string, string]> {
+  const weights = manifest.weights;
+  if (!weights) return [];
+  return [['4-bit share (all weights)', `${weights.int4_share.toFixed(3)}: ${count(weights.four_bit)} of ${count(weights.four_bit + weights.eight_bit + weights.other)} weights, embeddings included (what the int4_share_min gate checks)`]];
+}
+
+/** Which data-aware algorithms NNCF recorded as run, and on what text; "data-free" when none. */
+function dataAwareWords(applied: AppliedCompression, manifest: Manifest): string {
+  const ran = (['awq', 'scale_estimation', 'gptq', 'lora_correction'] as const).filter((algorithm) => applied[algorithm]);
+  const calibration = manifest.steps.map((step) => step.facts?.calibration as { source?: string; samples?: number } | null | undefined).find(Boolean);
+  if (!calibration) return ran.length ? `${ran.join(', ')}` : 'data-free';
+  return `data-aware: ${ran.length ? ran.join(', ') : 'mixed precision from activations'}, calibrated on ${calibration.samples} samples of the ${calibration.source} text`;
 }
 
 function compatibilitySection(input: CardInput, npu: NpuRecord | undefined): string {

@@ -12,8 +12,10 @@ import { readDeviceResults } from '../validate/results.js';
 export interface ArtifactRow {
   artifact: string;
   backend: string;
-  /** "int4 sym g128 r0.6", "fp16", "int4 sym block 64" */
+  /** "int4 sym g128 r0.6", "fp16", "int4 sym block 64", "int4 sym g64 r0.6 awq+scale_estimation" */
   quantization: string;
+  /** The share of the weights stored in 4 bits, as the artifact's graph has it (manifest.weights). */
+  int4Share?: number;
   sizeBytes: number;
   /** The device as the result names it, "NPU (emulated)" for an emulated one; absent when not validated. */
   device?: string;
@@ -62,16 +64,20 @@ export function quantizationSummary(manifest: Manifest): string {
   if (manifest.backend === 'ort-genai' && q.weight_format === 'int4') parts.push(`block ${recipe.ort?.block_size}`);
   if (q.group_size !== undefined) parts.push(q.group_size === -1 ? 'channel-wise' : `g${q.group_size}`);
   if (q.ratio !== undefined) parts.push(`r${q.ratio}`);
+  const dataAware = ['awq', 'scale_estimation', 'gptq', 'lora_correction'].filter((algorithm) => q[algorithm] === true);
+  if (dataAware.length) parts.push(dataAware.join('+'));
+  else if (q.calibration !== undefined) parts.push('data-aware');
   return parts.join(' ');
 }
 
-type RowBase = Pick<ArtifactRow, 'artifact' | 'backend' | 'quantization' | 'sizeBytes'>;
+type RowBase = Pick<ArtifactRow, 'artifact' | 'backend' | 'quantization' | 'int4Share' | 'sizeBytes'>;
 
 function rowBase(manifest: Manifest): RowBase {
   return {
     artifact: manifest.name,
     backend: manifest.backend,
     quantization: quantizationSummary(manifest),
+    int4Share: manifest.weights?.int4_share,
     sizeBytes: manifest.files.reduce((sum, file) => sum + file.size, 0),
   };
 }
@@ -133,11 +139,12 @@ function ttftCell(row: ArtifactRow): string {
 
 /** The table's header and cells as text: the one content that the Markdown and the HTML report both lay out. */
 export function tableOf(rows: ArtifactRow[]): { header: string[]; body: string[][] } {
-  const header = ['artifact', 'backend', 'quantization', 'size', 'device', 'status', 'similarity', 'match tok', 'ppl ratio', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'peak MiB', 'failed gates', 'measured'];
+  const header = ['artifact', 'backend', 'quantization', '4-bit share', 'size', 'device', 'status', 'similarity', 'match tok', 'ppl ratio', 'TTFT ms', 'TPOT ms', 'tok/s', 'load ms', 'peak MiB', 'failed gates', 'measured'];
   const body = rows.map((row) => [
     row.artifact,
     row.backend,
     row.quantization,
+    cell(row.int4Share, 3),
     mib(row.sizeBytes),
     row.device ?? '–',
     row.status,

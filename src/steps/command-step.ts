@@ -18,7 +18,7 @@ export async function planCommandStep(input: PlanInput, summary: string, work: C
     kind: definition.uses,
     kindVersion: work.kindVersion,
     params: work.params,
-    inputs: Object.fromEntries(definition.needs.map((need) => [need, input.upstream[need].key])),
+    inputs: Object.fromEntries(definition.needs.filter((need) => !input.upstream[need].inert).map((need) => [need, input.upstream[need].key])),
     toolchainLock: requireLock(toolchain),
     // Every script imports the shared phiforge_io module (its request/result contract): it is part of each script.
     scripts: await scriptDigests(work.scripts.length > 0 ? [...work.scripts, toolchainScript('common', 'phiforge_io.py')] : []),

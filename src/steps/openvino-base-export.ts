@@ -11,9 +11,9 @@ import type { PlanInput, StepKind } from './types.js';
 /** optimum records the model argument verbatim (openvino_config.json): a relative link keeps bytes machine-independent. */
 export const MODEL_LINK = 'model';
 
-export async function linkModel(workDir: string, modelDir: string): Promise<void> {
-  await rm(path.join(workDir, MODEL_LINK), { force: true });
-  await symlink(modelDir, path.join(workDir, MODEL_LINK));
+export async function linkModel(workDir: string, modelDir: string, name = MODEL_LINK): Promise<void> {
+  await rm(path.join(workDir, name), { force: true });
+  await symlink(modelDir, path.join(workDir, name));
 }
 
 /**

@@ -68,6 +68,8 @@ export interface PlannedStep {
   work: CommandWork | DirectWork;
   /** Checks that need the output (a model's config.json), run whether the output was made or reused. */
   afterOutput?: (output: StepOutput) => Promise<void>;
+  /** A placeholder for work this recipe does not need: it enters no later step's key. */
+  inert?: boolean;
   /** Recipe settings this step decided (which export path, say): the manifest records them, so a rebuild decides the same. */
   resolves?: Record<string, unknown>;
 }

@@ -164,7 +164,7 @@ export type Spread = z.output<typeof Spread>;
 const CheckResult = z.strictObject({ name: z.string(), passed: z.boolean(), detail: z.string() });
 export type CheckResult = z.output<typeof CheckResult>;
 
-export const GATE_NAMES = ['ttft_ms_max', 'tpot_ms_max', 'tokens_per_s_min', 'similarity_min', 'match_tokens_min', 'peak_rss_mb_max', 'perplexity_ratio_max', 'emulated_agreement_min'] as const;
+export const GATE_NAMES = ['ttft_ms_max', 'tpot_ms_max', 'tokens_per_s_min', 'similarity_min', 'match_tokens_min', 'peak_rss_mb_max', 'perplexity_ratio_max', 'int4_share_min', 'emulated_agreement_min'] as const;
 
 const GateResult = z.strictObject({
   gate: z.enum(GATE_NAMES),

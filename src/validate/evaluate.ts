@@ -25,6 +25,8 @@ export interface TargetEvaluation {
   /** Similarity of the target's answer to the reference answer, by prompt id. */
   similarity?: Record<string, number>;
   requireDevice: boolean;
+  /** The artifact's 4-bit share as its manifest records it (int4_share_min); undefined when it records none. */
+  int4Share?: number;
 }
 
 const GATE_UNITS: Record<GateResult['gate'], string> = {
@@ -35,6 +37,7 @@ const GATE_UNITS: Record<GateResult['gate'], string> = {
   match_tokens_min: 'tokens',
   peak_rss_mb_max: 'MiB',
   perplexity_ratio_max: '',
+  int4_share_min: '',
   emulated_agreement_min: 'prompts',
 };
 
@@ -97,7 +100,7 @@ export function evaluateTarget(input: TargetEvaluation): TargetReport {
   const longContext = longContextReport(run, input.reference);
   const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
   // A structural run's figures are another provider's: gates on them would mean nothing.
-  const gates = gateResults(run.structural ? {} : input.gates, run, figures, agreement, perplexity);
+  const gates = gateResults(run.structural ? {} : input.gates, run, figures, agreement, perplexity, input.int4Share);
   for (const gate of gates) if (!gate.passed) failures.push(describeGateFailure(label, gate, perplexity?.problem));
   return {
     device: run.device,
@@ -222,6 +225,7 @@ function gateResults(
   figures: NonNullable<TargetReport['figures']>,
   agreement: TargetReport['agreement'],
   perplexity: TargetReport['perplexity'],
+  int4Share: number | undefined,
 ): GateResult[] {
   const results: GateResult[] = [];
   const add = (gate: GateResult['gate'], limit: number, value: number | null, promptTokens?: number) => {
@@ -241,6 +245,7 @@ function gateResults(
     ['match_tokens_min', agreement?.match_tokens_mean ?? null],
     ['peak_rss_mb_max', figures.peak_rss_mb],
     ['perplexity_ratio_max', perplexity?.ratio ?? null],
+    ['int4_share_min', int4Share ?? null],
   ];
   for (const [gate, value] of single) {
     const limit = gates[gate as keyof Gates];
@@ -261,7 +266,9 @@ function describeGateFailure(label: string, gate: GateResult, perplexityProblem?
           ? `add ${gate.prompt_tokens} to validate.prompt_tokens`
           : gate.gate === 'emulated_agreement_min'
             ? 'the runner did not compare the emulated device with the CPU pipeline'
-            : 'is reference comparison enabled?';
+            : gate.gate === 'int4_share_min'
+              ? "the manifest records no weight counts (an artifact of an older phiforge, or a graph phiforge cannot read): rebuild it"
+              : 'is reference comparison enabled?';
     return `${label}: ${name}: not measured (limit ${gate.limit}); ${why}`;
   }
   const unit = gate.unit ? ` ${gate.unit}` : '';

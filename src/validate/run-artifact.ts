@@ -89,7 +89,7 @@ export async function validateArtifact(context: Context, artifactDir: string, op
       const earlierResult = reusable.get(index);
       const run = earlierResult?.run ?? fresh!.runs.targets[toRun.indexOf(target)];
       const similarity = earlierResult ? earlierResult.similarity : fresh!.similarity[toRun.indexOf(target)];
-      const report = evaluateTarget({ run, gates, settings: recipe.validate, reference, similarity: similarity?.by_prompt, requireDevice: options.requireDevice });
+      const report = evaluateTarget({ run, gates, settings: recipe.validate, reference, similarity: similarity?.by_prompt, requireDevice: options.requireDevice, int4Share: manifest.weights?.int4_share });
       const result: DeviceResult = {
         schema: 'phiforge.validation/1',
         artifact,

@@ -123,6 +123,12 @@ export const BAD_INPUTS: BadInput[] = [
     exit: 2,
     says: ["quantization.group_size: group_size 100 does not divide the model's hidden_size (3072)"],
   },
+  // Data-aware INT4
+  { what: 'awq on an fp16 recipe', ...bad(VALID.replace('weight_format: int4', 'weight_format: fp16').replace('  group_size: 128\n  ratio: 0.6\n  sym: true\n', '  awq: true\n')), exit: 2, says: ['quantization.awq: awq does not apply to weight_format fp16', 'Data-aware compression is for int4 weights'] },
+  { what: 'gptq with lora_correction', ...bad(VALID.replace('  sym: true\n', '  sym: true\n  gptq: true\n  lora_correction: true\n')), exit: 2, says: ['quantization.lora_correction: gptq and lora_correction cannot be combined'] },
+  { what: 'a data-aware recipe with export: direct', ...bad(`${VALID.replace('  sym: true\n', '  sym: true\n  awq: true\n')}export: direct\n`), exit: 2, says: ['export: a data-aware recipe cannot export directly', 'optimum-cli takes no calibration text'] },
+  { what: 'a calibration file that does not exist', ...bad(VALID.replace('  sym: true\n', '  sym: true\n  scale_estimation: true\n  calibration: { file: my-text.txt }\n')), exit: 2, says: ['quantization.calibration.file: no calibration text my-text.txt: no such file'] },
+  { what: 'calibration num_samples 0', ...bad(VALID.replace('  sym: true\n', '  sym: true\n  calibration: { num_samples: 0 }\n')), exit: 2, says: ['quantization.calibration.num_samples: Too small'] },
   // Targets and gates
   { what: 'targets: CPU (not a list)', ...bad(`${VALID}targets: CPU\n`), exit: 2, says: ['recipe.yaml:10:10 targets: expected a list, got string "CPU"', 'targets: [{ device: CPU }]'] },
   { what: 'targets: [] (none)', ...bad(`${VALID}targets: []\n`), exit: 2, says: ['targets: Too small'] },
@@ -131,6 +137,7 @@ export const BAD_INPUTS: BadInput[] = [
   { what: 'an OpenVINO device on an ONNX Runtime recipe', ...bad(ORT.replace('device: cpu', 'device: CPU')), exit: 2, says: ['targets[0].device: CPU is a device of the openvino backend; pipeline ort-genai builds for ort-genai'] },
   { what: 'an unknown gate', ...withTargetsCase('  - device: CPU\n    gates: { ttft_max: 100 }\n'), exit: 2, says: ['targets[0].gates.ttft_max: unknown key "ttft_max"', 'Allowed here: ttft_ms_max'] },
   { what: 'similarity_min 1.5', ...withTargetsCase('  - device: CPU\n    gates: { similarity_min: 1.5 }\n'), exit: 2, says: ['targets[0].gates.similarity_min: Too big'] },
+  { what: 'int4_share_min 1.5', ...withTargetsCase('  - device: CPU\n    gates: { int4_share_min: 1.5 }\n'), exit: 2, says: ['targets[0].gates.int4_share_min: Too big'] },
   { what: 'a negative latency gate', ...withTargetsCase('  - device: CPU\n    gates: { tpot_ms_max: -1 }\n'), exit: 2, says: ['targets[0].gates.tpot_ms_max: Too small'] },
   { what: 'a TTFT gate at a prompt length the sweep lacks', ...withTargetsCase('  - device: CPU\n    gates: { ttft_ms_max: { 4096: 900 } }\n'), exit: 2, says: ['targets[0].gates.ttft_ms_max.4096: a TTFT gate at 4096 prompt tokens, but validate.prompt_tokens does not measure that length', 'Add 4096 to validate.prompt_tokens'] },
   { what: 'NPU with asymmetric weights', ...bad(NPU.replace('sym: true', 'sym: false')), exit: 2, says: ['quantization.sym: an NPU target needs symmetric weights', 'OpenVINO NPU guide'] },
@@ -160,6 +167,7 @@ export const BAD_INPUTS: BadInput[] = [
     exit: 2,
     says: ['ort.shared_embeddings: shared_embeddings cannot apply with exclude_lm_head'],
   },
+  { what: 'data-aware AWQ on an ORT recipe', ...bad(ORT.replace('  sym: true\n', '  sym: true\n  awq: true\n')), exit: 2, says: ['quantization.awq: awq is data-aware NNCF compression; the ONNX Runtime GenAI builder quantizes from the weights alone', 'k_quant'] },
   { what: 'an NNCF group_size on an ORT recipe', ...bad(ORT.replace('  sym: true\n', '  sym: true\n  group_size: 128\n')), exit: 2, says: ['quantization.group_size: group_size is an OpenVINO (NNCF) setting', 'Set ort.block_size instead'] },
   // The command line
   { what: '--jobs 0', ...bad(VALID, '--jobs', '0'), exit: 2, says: ['--jobs 0: expected a whole number of at least 1'] },

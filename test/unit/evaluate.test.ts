@@ -30,6 +30,17 @@ const reference: ReferenceFile = {
 };
 const evaluate = (run: TargetRun, gates = recipe.targets[0].gates ?? {}) => evaluateTarget({ run, gates, settings: recipe.validate, reference, requireDevice: false });
 
+describe('int4_share_min', () => {
+  it("gates the 4-bit share the manifest records, and says a manifest without weight counts cannot pass it", () => {
+    const gates = { int4_share_min: 0.5 };
+    const low = evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false, int4Share: 0.424 });
+    expect(combineReports('a', 'openvino', [low]).failures).toEqual(['CPU: gate int4_share_min: measured 0.424, limit >= 0.5']);
+    expect(evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false, int4Share: 0.61 }).status).toBe('passed');
+    const unknown = evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false });
+    expect(unknown.failures[0]).toMatch(/int4_share_min: not measured \(limit 0\.5\); the manifest records no weight counts/);
+  });
+});
+
 describe('perplexity ratio', () => {
   it('divides the artifact perplexity by the source model one and gates it', () => {
     const target = evaluate(ran({ perplexity: { value: 25, tokens: 120 } }));

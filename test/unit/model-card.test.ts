@@ -72,7 +72,7 @@ describe('model card', () => {
     const current = artifact.results.filter((result) => result.device !== 'GPU');
     expect(rows).toHaveLength(current.length);
     for (const [index, result] of current.entries()) {
-      const [, , , , device, status, similarity, matchTokens, , ttft, tpot, tokensPerS, , peak, , measured] = rows[index];
+      const [, , , , , device, status, similarity, matchTokens, , ttft, tpot, tokensPerS, , peak, , measured] = rows[index];
       expect(device).toBe(result.report.emulated ? `${result.device} (emulated)` : result.device);
       expect(status).toBe(result.report.status);
       expect(Number(similarity)).toBe(result.report.agreement!.similarity_mean);

@@ -34,3 +34,32 @@ describe('phiforge plan', () => {
     expect(keyOf(int4, 'export')).not.toBe(keyOf(fp16, 'export'));
   });
 });
+
+describe('phiforge plan, data-aware INT4', () => {
+  const recipe = (name: string, extra: string) =>
+    `name: ${name}\nmodel:\n  synthetic: phi3-mini-tiny\npipeline: openvino\nquantization:\n  weight_format: int4\n  group_size: 64\n  ratio: 0.6\n  sym: true\n${extra}targets:\n  - device: CPU\n`;
+
+  it('shares one statistics step between variants calibrated on the same samples, and names the samples in the equivalent command', async () => {
+    const cwd = await workspace({
+      'one.txt': 'First paragraph, about bread.\n\nSecond paragraph,\nabout bees.\n\n\nThird paragraph, about trains.\n',
+      'swapped.txt': 'Second paragraph,\nabout bees.\n\nFirst paragraph, about bread.\n\nThird paragraph, about trains.\n',
+      'awq.yaml': recipe('awq', '  awq: true\n  calibration: { file: one.txt, num_samples: 2 }\n'),
+      'gptq.yaml': recipe('gptq', '  gptq: true\n  scale_estimation: true\n  calibration: { file: one.txt, num_samples: 2 }\n'),
+      'swapped.yaml': recipe('swapped', '  awq: true\n  calibration: { file: swapped.txt, num_samples: 2 }\n'),
+      'free.yaml': recipe('free', ''),
+    });
+    const plan = async (file: string) => JSON.parse((await runCli(['plan', file, '--json', '--cache-dir', path.join(cwd, 'cache')], { cwd })).stdout) as { steps: Array<{ id: string; key: string; summary: string; argv?: string[] }> };
+    const step = (planned: Awaited<ReturnType<typeof plan>>, id: string) => planned.steps.find((each) => each.id === id)!;
+    const [awq, gptq, swapped, free] = await Promise.all(['awq.yaml', 'gptq.yaml', 'swapped.yaml', 'free.yaml'].map(plan));
+    expect(step(awq, 'calibration').key).toBe(step(gptq, 'calibration').key);
+    expect(step(awq, 'export').key).not.toBe(step(gptq, 'export').key);
+    // The samples are taken in file order: the same paragraphs in another order are other statistics.
+    expect(step(swapped, 'calibration').key).not.toBe(step(awq, 'calibration').key);
+    expect(step(gptq, 'calibration').summary).toContain('on 2 samples of the one.txt text');
+    expect(step(gptq, 'export').summary).toContain('--weight-format int4 --group-size 64 --ratio 0.6 --sym --scale-estimation --gptq --dataset <calibration texts> --num-samples 2 --quantization-statistics-path <statistics> <out>');
+    // A data-aware variant is derived from the shared conversion; a lone data-free one is still one optimum-cli pass.
+    expect(step(awq, 'base').summary).toContain('data-aware compression calibrates the shared conversion');
+    expect(step(free, 'calibration').summary).toBe('no calibration: the compression is data-free');
+    expect(step(free, 'export').argv!.slice(1, 3)).toEqual(['export', 'openvino']);
+  });
+});

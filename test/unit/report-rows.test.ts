@@ -26,8 +26,19 @@ describe('artifact rows', () => {
     const root = await workspace({ 'a/manifest.json': JSON.stringify(manifest('a')), 'b/readme.txt': 'hello' });
     const rows = rowsOf(await readArtifact(path.join(root, 'a')));
     expect(rows).toEqual([expect.objectContaining({ artifact: 'a', status: 'not validated', quantization: 'int4 sym g128 r0.6', sizeBytes: 3 * 2 ** 20 })]);
-    expect(markdownTable(rows).split('\n')[2]).toContain('| a | openvino | int4 sym g128 r0.6 | 3.0 MiB | – | not validated |');
+    expect(markdownTable(rows).split('\n')[2]).toContain('| a | openvino | int4 sym g128 r0.6 | – | 3.0 MiB | – | not validated |');
     await expect(readArtifact(path.join(root, 'b'))).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it("shows the 4-bit share the manifest records and the data-aware algorithms the recipe ran", async () => {
+    const dataAware = {
+      ...manifest('d'),
+      recipe: { file: 'r.yaml', resolved: { quantization: { weight_format: 'int4', group_size: 64, ratio: 0.6, sym: true, awq: true, scale_estimation: true } } },
+      weights: { four_bit: 917504, eight_bit: 1245184, other: 0, int4_share: 917504 / 2162688, ratio_achieved: 0.583 },
+    };
+    const root = await workspace({ 'd/manifest.json': JSON.stringify(dataAware) });
+    const rows = rowsOf(await readArtifact(path.join(root, 'd')));
+    expect(markdownTable(rows).split('\n')[2]).toContain('| d | openvino | int4 sym g64 r0.6 awq+scale_estimation | 0.424 | 3.0 MiB |');
   });
 
   it('has a row per device result', async () => {

@@ -30,11 +30,11 @@ describe('phiforge report', () => {
 
     const markdown = await readFile(path.join(cwd, 'out', 'summary.md'), 'utf8');
     expect(result.stdout).toBe(markdown);
-    expect(tableRows(markdown).map((line) => line.split(' | ').slice(0, 6).join(' | '))).toEqual([
-      '| int4 | openvino | int4 sym g128 r0.6 | 2.0 MiB | CPU | passed',
-      '| int4 | openvino | int4 sym g128 r0.6 | 2.0 MiB | NPU (emulated) | passed',
-      '| fp16 | openvino | int4 sym g128 r0.6 | 7.0 MiB | CPU | failed',
-      '| never | openvino | int4 sym g128 r0.6 | 3.0 MiB | – | not validated',
+    expect(tableRows(markdown).map((line) => line.split(' | ').slice(0, 7).join(' | '))).toEqual([
+      '| int4 | openvino | int4 sym g128 r0.6 | – | 2.0 MiB | CPU | passed',
+      '| int4 | openvino | int4 sym g128 r0.6 | – | 2.0 MiB | NPU (emulated) | passed',
+      '| fp16 | openvino | int4 sym g128 r0.6 | – | 7.0 MiB | CPU | failed',
+      '| never | openvino | int4 sym g128 r0.6 | – | 3.0 MiB | – | not validated',
     ]);
 
     const html = await readFile(path.join(cwd, 'out', 'report.html'), 'utf8');

@@ -28,6 +28,32 @@ describe('OpenVINO IR weights', () => {
     expect(statistics.achievedRatio).toBe(0.5);
   });
 
+  it('counts weight matrices NNCF left in floating point, but not rotary tables or norm scales', async () => {
+    // As optimum traces Phi-3: Const f16 -> Convert -> MatMul's second input (a linear layer),
+    // Const -> Gather's first input (the embedding); the rotary inv_freq is MatMul's first input.
+    const xml = `<?xml version="1.0"?><net name="m" version="11"><layers>
+<layer id="0" name="input" type="Parameter" version="opset1"><data shape="1,?" element_type="i64"/></layer>
+<layer id="1" name="embed" type="Const" version="opset1"><data element_type="f16" shape="128,64" offset="0" size="1"/></layer>
+<layer id="2" name="embed/convert" type="Convert" version="opset1"/>
+<layer id="3" name="embed/gather" type="Gather" version="opset8"/>
+<layer id="4" name="proj" type="Const" version="opset1"><data element_type="f32" shape="32,64" offset="0" size="1"/></layer>
+<layer id="5" name="proj/matmul" type="MatMul" version="opset1"/>
+<layer id="6" name="inv_freq" type="Const" version="opset1"><data element_type="f32" shape="1,16" offset="0" size="1"/></layer>
+<layer id="7" name="rotary/matmul" type="MatMul" version="opset1"/>
+<layer id="8" name="norm" type="Const" version="opset1"><data element_type="f32" shape="1,64" offset="0" size="1"/></layer>
+<layer id="9" name="norm/multiply" type="Multiply" version="opset1"/>
+</layers><edges>
+<edge from-layer="1" from-port="0" to-layer="2" to-port="0"/><edge from-layer="2" from-port="1" to-layer="3" to-port="0"/><edge from-layer="0" from-port="0" to-layer="3" to-port="1"/>
+<edge from-layer="3" from-port="2" to-layer="5" to-port="0"/><edge from-layer="4" from-port="0" to-layer="5" to-port="1"/>
+<edge from-layer="6" from-port="0" to-layer="7" to-port="0"/><edge from-layer="0" from-port="0" to-layer="7" to-port="1"/>
+<edge from-layer="5" from-port="2" to-layer="9" to-port="0"/><edge from-layer="8" from-port="0" to-layer="9" to-port="1"/>
+</edges></net>`;
+    const dir = await workspace({ 'openvino_model.xml': xml });
+    const statistics = await readIrWeightStatistics(path.join(dir, 'openvino_model.xml'));
+    expect(statistics.floatParameters).toBe(128 * 64 + 32 * 64);
+    expect(statistics.fourBitParameters + statistics.eightBitParameters).toBe(0);
+  });
+
   it('with all_layers the embedding and the last layer count too', async () => {
     const dir = await workspace({ 'openvino_model.xml': irXml(TINY_WEIGHTS, { ...TINY_COMPRESSION, all_layers: 'True' }) });
     const statistics = await readIrWeightStatistics(path.join(dir, 'openvino_model.xml'));
@@ -91,6 +117,8 @@ describe('ONNX Runtime GenAI weights', () => {
     ]);
     expect(statistics.floatLinear).toEqual({ layers: 2, parameters: 8192 + 256 });
     expect(statistics.quantizedShare).toBe(24576 / (24576 + 8192 + 256));
+    // The embedding is a weight matrix too, in floating point here.
+    expect([statistics.fourBitParameters, statistics.eightBitParameters, statistics.floatParameters]).toEqual([24576, 0, 8192 + 256 + 128 * 64]);
 
     await writeFile(file, onnxModel([quantized(64, 64, true)], []));
     expect((await readOnnxWeightStatistics(file)).quantized[0].symmetric).toBe(false);

@@ -37,7 +37,10 @@ REQ: {"base_dir": "<folder written by export_base.py>",
       "quantization": {"weight_format": "fp16" | "int8" | "int4" | "fp32",
                        "group_size": int, "ratio": float, "sym": bool,        (int4: all required)
                        "backup_precision": "none" | "int8_sym" | "int8_asym"}, (int4 only, optional)
-      "model": "<the --model argument of the equivalent optimum-cli export>"}   (optional)
+      "model": "<the --model argument of the equivalent optimum-cli export>",   (optional)
+      "calibration": {"texts": ["...", ...], "statistics_dir": "<calibration_statistics.py output>",
+                      "awq": bool, "scale_estimation": bool, "gptq": bool, "lora_correction": bool}}
+                                                  (optional; int4 only: data-aware compression)
 RES: {"files": [<file names in output_dir>],
       "applied": {"weight_format", "base_dtype", "config_dtype",
                   "nncf_arguments": {...} | null,        the nncf.compress_weights call, as JSON
@@ -48,6 +51,12 @@ optimum writes its --model argument verbatim into openvino_config.json (quantiza
 .tokenizer) of INT4/INT8 exports; "model" supplies it (null when absent): pass the same string the
 direct export would get (phiforge's export step runs optimum-cli with --model model, a relative link). group_size and ratio are
 ignored for int8, as optimum-cli ignores them (channel-wise, all layers).
+
+With "calibration", the int4 compression is data-aware, as optimum-intel makes it from an
+OVWeightQuantizationConfig whose dataset is that list of texts (calibration.py): the base IR is
+loaded as optimum's OVModelForCausalLM, the texts become its calibration dataset, and
+_weight_only_quantization (what OVQuantizer calls for every weight-only config) compresses it, with
+NNCF's statistics loaded from statistics_dir rather than collected again.
 
 Logs go to stderr only; bad input exits with status 2 and a one-line message.
 """
@@ -63,9 +72,6 @@ from pathlib import Path
 
 from phiforge_io import RequestError, empty_output_dir, run
 
-# NNCF imports torch when it can, which costs seconds and is useless here: derivation works on the
-# OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical output.
-sys.modules.setdefault("torch", None)
 
 log = logging.getLogger("derive_variant")
 
@@ -85,7 +91,7 @@ HALF_DTYPES = ("bfloat16", "float16")
 
 
 def checked_request(request: dict) -> dict:
-    unknown = set(request) - {"base_dir", "output_dir", "quantization", "model"}
+    unknown = set(request) - {"base_dir", "output_dir", "quantization", "model", "calibration"}
     if unknown:
         raise RequestError(f"unknown request keys: {', '.join(sorted(unknown))}")
 
@@ -101,6 +107,12 @@ def checked_request(request: dict) -> dict:
     if request.get("model") is not None and not isinstance(request["model"], str):
         raise RequestError("model must be a string (the --model argument of the direct export)")
     request["quantization"] = check_quantization(request.get("quantization"))
+    if request.get("calibration") is not None:
+        if request["quantization"]["weight_format"] != "int4":
+            raise RequestError("calibration applies to int4 only: 8-bit weight compression is data-free in optimum")
+        from calibration import check_calibration
+
+        request["calibration"] = check_calibration(request["calibration"])
     return request
 
 
@@ -260,6 +272,21 @@ def compress_weights(model, quantization: dict):
     return compressed, describe_arguments(arguments)
 
 
+def compress_weights_data_aware(calibrated, base_dir: Path, quantization: dict, calibration: dict):
+    from optimum.intel.openvino.quantization import _weight_only_quantization
+
+    from calibration import calibration_dataset, weight_config
+
+    config = weight_config(quantization, calibration, str(base_dir))
+    dataset = calibration_dataset(calibrated, config)
+    compressed = _weight_only_quantization(calibrated.model, config, dataset)
+    remove_f16_kv_cache_flag(compressed)
+    compressed.set_rt_info(metadata.version("nncf"), ["optimum", "nncf_version"])
+    described = {key: value for key, value in config.to_dict().items() if key not in ("dataset", "tokenizer", "statistics_path")}
+    described["samples"] = len(calibration["texts"])
+    return compressed, json.loads(json.dumps(described, default=str))
+
+
 def bf16_to_f16(model) -> int:
     """Replace every bf16 weight constant by its fp16 rounding; returns how many were replaced.
 
@@ -359,12 +386,22 @@ def derive(request: dict) -> dict:
         raise RequestError(f"fp32 cannot be derived from a {base_dtype} base (optimum traces fp32 in float32): export fp32 directly")
 
     started = time.perf_counter()
-    model = ov.Core().read_model(base_dir / MODEL_XML)
+    calibration = request.get("calibration")
+    if calibration:
+        from calibration import load_for_calibration
+
+        calibrated = load_for_calibration(base_dir)
+        model = calibrated.model
+    else:
+        model = ov.Core().read_model(base_dir / MODEL_XML)
     check_uncompressed(model)
     applied = {"weight_format": weight_format, "base_dtype": base_dtype, "config_dtype": base_dtype,
                "nncf_arguments": None, "weight_compression": None, "converted_bf16_constants": 0}
     compress_to_fp16 = False
-    if weight_format in ("int4", "int8"):
+    if calibration:
+        model, applied["nncf_arguments"] = compress_weights_data_aware(calibrated, base_dir, quantization, calibration)
+        del calibrated
+    elif weight_format in ("int4", "int8"):
         model, applied["nncf_arguments"] = compress_weights(model, quantization)
     elif weight_format == "fp16":
         applied["converted_bf16_constants"] = bf16_to_f16(model)
@@ -391,6 +428,11 @@ def derive(request: dict) -> dict:
 
 
 def derive_checked(request: dict) -> dict:
+    if not request.get("calibration"):
+        # NNCF imports torch when it can, which costs seconds and is useless here: data-free derivation
+        # works on the OpenVINO IR alone. Hiding torch halves an INT4 derivation with byte-identical
+        # output. Data-aware compression runs the model through optimum-intel, which needs torch.
+        sys.modules.setdefault("torch", None)
     result = derive(checked_request(request))
     log.info("%s: wrote %d files to %s", request["quantization"]["weight_format"], len(result["files"]), request["output_dir"])
     return result

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Listr, ListrLogger, ProcessOutput } from 'listr2';
 import type { ToolchainRecord } from '../artifact/manifest.js';
 import { publishArtifact } from '../artifact/publish.js';
+import { derivedFromFiles } from '../cache/derived-memo.js';
 import { DigestMemo } from '../cache/digest-memo.js';
 import { getOrProduce } from '../cache/step-cache.js';
 import { cachePath, inGroup, type Context } from '../context.js';
@@ -42,7 +43,8 @@ export async function executePlan(context: Context, plan: Plan, options: Execute
   const { outputs, toolchains } = await runSteps(context, plan, options);
   const artifactStep = outputs.find((output) => output.id === recipe.pipeline.artifact)!;
   const referenceStep = outputs.find((output) => output.id === recipe.pipeline.reference);
-  const weights = await recipe.backend.readWeights(artifactStep.dir);
+  // Bump the number when the counting changes: entries are kept by the files' digests only.
+  const weights = await derivedFromFiles(context.cacheRoot, `weights-${recipe.backend.name}-1`, artifactStep.files, () => recipe.backend.readWeights(artifactStep.dir));
   const published = await publishArtifact(
     context.cacheRoot,
     context.outRoot,

@@ -4,7 +4,7 @@ import { readManifest } from '../artifact/manifest.js';
 import { findBackend, RecipeSchema, BACKENDS, type Recipe } from '../backends/index.js';
 import type { Backend } from '../backends/types.js';
 import { InputError, type InputProblem } from '../errors.js';
-import { loadRecipe, withModel, type LoadedRecipe } from '../recipe/load.js';
+import { loadRecipe, withCalibrationFile, withModel, type LoadedRecipe } from '../recipe/load.js';
 import { parseWithSchema, YamlSource } from '../yaml/located-yaml.js';
 import { loadPipeline, pipelineFile, type PipelineDefinition } from './definition.js';
 
@@ -56,5 +56,6 @@ export async function recipeFromManifest(artifactDir: string): Promise<ResolvedR
   const file = path.join(artifactDir, 'manifest.json');
   const source = YamlSource.parse(`${file} (recipe)`, stringify(manifest.recipe.resolved));
   const recipe = parseWithSchema(source, RecipeSchema);
-  return resolveLoaded(withModel({ recipe, file: path.resolve(manifest.recipe.file), source }));
+  // A data-aware artifact names its calibration text by path: a rebuild elsewhere must find it, or say so.
+  return resolveLoaded(withModel(withCalibrationFile({ recipe, file: path.resolve(manifest.recipe.file), source })));
 }

@@ -25,7 +25,7 @@ export async function loadRecipe<S extends z.ZodType<BaseRecipe>>(file: string, 
 }
 
 /** Makes quantization.calibration.file absolute (relative to the file that wrote it) and checks that it is there. */
-function withCalibrationFile<R extends BaseRecipe>(loaded: LoadedRecipe<R>): LoadedRecipe<R> {
+export function withCalibrationFile<R extends BaseRecipe>(loaded: LoadedRecipe<R>): LoadedRecipe<R> {
   const { recipe, source } = loaded;
   const calibration = recipe.quantization.calibration;
   if (calibration?.file === undefined) return loaded;

@@ -9,6 +9,7 @@ import { readAppliedCompression, type AppliedCompression } from '../backends/ope
 import { readIrWeightStatistics, type IrWeightStatistics } from '../backends/openvino-weights.js';
 import type { ValidationStanding } from '../validate/results.js';
 import { markdownTable, quantizationSummary, rowsOf, type ArtifactDetails } from './rows.js';
+import { DATA_AWARE_ALGORITHMS } from '../recipe/schema.js';
 
 // The model card (README.md) a published artifact carries: Hub metadata in YAML front matter, then
 // what was done to the weights (read from the artifact itself, not from the recipe), the exact
@@ -219,7 +220,7 @@ function shareRow(manifest: Manifest): Array<[string, string]> {
 
 /** Which data-aware algorithms NNCF recorded as run, and on what text; "data-free" when none. */
 function dataAwareWords(applied: AppliedCompression, manifest: Manifest): string {
-  const ran = (['awq', 'scale_estimation', 'gptq', 'lora_correction'] as const).filter((algorithm) => applied[algorithm]);
+  const ran = DATA_AWARE_ALGORITHMS.filter((algorithm) => applied[algorithm]);
   const calibration = manifest.steps.map((step) => step.facts?.calibration as { source?: string; samples?: number } | null | undefined).find(Boolean);
   if (!calibration) return ran.length ? `${ran.join(', ')}` : 'data-free';
   return `data-aware: ${ran.length ? ran.join(', ') : 'mixed precision from activations'}, calibrated on ${calibration.samples} samples of the ${calibration.source} text`;

@@ -5,6 +5,7 @@ import { UsageError } from '../errors.js';
 import type { DeviceResult, TargetReport } from '../validate/contract.js';
 import { round, targetLabel, type ValidationReport } from '../validate/evaluate.js';
 import { readDeviceResults } from '../validate/results.js';
+import { DATA_AWARE_ALGORITHMS } from '../recipe/schema.js';
 
 // One row per artifact x device: the table `phiforge report`, the GitHub step summary and the model
 // card all show, built once here from each artifact's manifest and the device results beside it.
@@ -64,7 +65,7 @@ export function quantizationSummary(manifest: Manifest): string {
   if (manifest.backend === 'ort-genai' && q.weight_format === 'int4') parts.push(`block ${recipe.ort?.block_size}`);
   if (q.group_size !== undefined) parts.push(q.group_size === -1 ? 'channel-wise' : `g${q.group_size}`);
   if (q.ratio !== undefined) parts.push(`r${q.ratio}`);
-  const dataAware = ['awq', 'scale_estimation', 'gptq', 'lora_correction'].filter((algorithm) => q[algorithm] === true);
+  const dataAware = DATA_AWARE_ALGORITHMS.filter((algorithm) => q[algorithm] === true);
   if (dataAware.length) parts.push(dataAware.join('+'));
   else if (q.calibration !== undefined) parts.push('data-aware');
   return parts.join(' ');

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, sha256 } from '../cache/digest.js';
+import { InputError } from '../errors.js';
 import { isDataAware, type Quantization } from '../recipe/schema.js';
 import { TOOLCHAINS_ROOT, toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
@@ -47,6 +48,15 @@ export const openVinoCalibrationStatistics: StepKind = {
     const base = input.upstream[input.definition.needs[0]];
     if (!isDataAware(recipe.quantization) || !base || 'materialize' in base.work) return inert(input.definition, base?.outDir ?? '');
     const calibration = await calibrationTexts(recipe.quantization);
+    const wanted = recipe.quantization.calibration?.num_samples;
+    if (calibration.texts.length === 0 || (wanted !== undefined && calibration.texts.length < wanted)) {
+      const { source } = input.recipe;
+      const [keyPath, message] =
+        calibration.texts.length === 0
+          ? [['quantization', 'calibration', 'file'], `the calibration text ${calibration.source} has no paragraphs`]
+          : [['quantization', 'calibration', 'num_samples'], `num_samples is ${wanted}, but the ${calibration.source} calibration text has only ${calibration.texts.length} paragraphs`];
+      throw new InputError(source.file, [source.problemAt(keyPath, message, 'Each paragraph (text between blank lines) is one sample: lower num_samples, or name a file with more paragraphs.')]);
+    }
     const script = toolchainScript(input.toolchain!, 'calibration_statistics.py');
     const env = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
     const BASE_LINK = 'base';

@@ -99,8 +99,9 @@ export function evaluateTarget(input: TargetEvaluation): TargetReport {
   for (const check of modelChecks) if (!check.passed) failures.push(`${label}: ${check.name}: ${check.detail}`);
   const longContext = longContextReport(run, input.reference);
   const perplexity = comparePerplexity(run.perplexity, input.reference?.perplexity);
-  // A structural run's figures are another provider's: gates on them would mean nothing.
-  const gates = gateResults(run.structural ? {} : input.gates, run, figures, agreement, perplexity, input.int4Share);
+  // A structural run's figures are another provider's: gates on them would mean nothing. The 4-bit
+  // share is a property of the files, so it is gated either way.
+  const gates = gateResults(run.structural ? { int4_share_min: input.gates.int4_share_min } : input.gates, run, figures, agreement, perplexity, input.int4Share);
   for (const gate of gates) if (!gate.passed) failures.push(describeGateFailure(label, gate, perplexity?.problem));
   return {
     device: run.device,
@@ -172,8 +173,9 @@ function runawayRepetition(run: Extract<TargetRun, { status: 'ran' }>, reference
   const looping = run.prompts.flatMap((prompt) => {
     const tail = runawayTail(prompt.token_ids);
     const source = reference?.answers.find((answer) => answer.id === prompt.id);
-    if (!tail || (source && runawayTail(source.token_ids))) return [];
-    return [`prompt ${prompt.id} repeats a ${tail.period}-token pattern over its last ${tail.length} of ${prompt.token_ids.length} tokens${source ? ", the source model's answer does not" : ''}`];
+    // Without the source model's answer a loop may be the model's own (random weights loop): finite_logits still catches nan.
+    if (!tail || !source || runawayTail(source.token_ids)) return [];
+    return [`prompt ${prompt.id} repeats a ${tail.period}-token pattern over its last ${tail.length} of ${prompt.token_ids.length} tokens, the source model's answer does not`];
   });
   return [{ name: 'runaway_repetition', passed: looping.length === 0, detail: looping.length ? `${looping.join('; ')}: ${DEGENERATE_HINT}` : 'no answer is stuck in a loop' }];
 }
@@ -204,8 +206,10 @@ function longContextChecks(run: Extract<TargetRun, { status: 'ran' }>, reference
   const where = `at ${report.prompt_tokens} prompt tokens (the original context is ${report.original_max_position_embeddings})`;
   const { logit_correlation: long, inside_correlation: inside } = report;
   if (long == null || inside == null) {
-    // An NPU gives no logits: its answer is compared like the other prompts'.
-    return [{ name: 'long_context', passed: true, detail: `${where}: ${report.match_tokens} of ${report.reference_tokens} tokens as the source model answers; no logits to compare on this device` }];
+    // An NPU gives no logits: its answer is reported, and compared like the other prompts'.
+    if (!run.logit_check) return [{ name: 'long_context', passed: true, detail: `${where}: ${report.match_tokens} of ${report.reference_tokens} tokens as the source model answers; no logits to compare on this device` }];
+    // Logits that were read but give no correlation are nan, inf or constant past the original context.
+    return [{ name: 'long_context', passed: false, detail: `${where}: the next-token logits are nan, inf or constant (no correlation with the source model's can be computed): ${DEGENERATE_HINT}` }];
   }
   const passed = long >= inside - LONG_CONTEXT_MAX_DROP;
   return [

@@ -36,6 +36,9 @@ describe('int4_share_min', () => {
     const low = evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false, int4Share: 0.424 });
     expect(combineReports('a', 'openvino', [low]).failures).toEqual(['CPU: gate int4_share_min: measured 0.424, limit >= 0.5']);
     expect(evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false, int4Share: 0.61 }).status).toBe('passed');
+    // The share is the files', not a measurement: a run on another provider (structural) still gates it.
+    const structural = evaluateTarget({ run: ran({ structural: true } as Partial<Extract<TargetRun, { status: 'ran' }>>), gates, settings: recipe.validate, reference, requireDevice: false, int4Share: 0.424 });
+    expect(structural.failures).toEqual(['CPU (structural check on cpu): gate int4_share_min: measured 0.424, limit >= 0.5']);
     const unknown = evaluateTarget({ run: ran(), gates, settings: recipe.validate, reference, requireDevice: false });
     expect(unknown.failures[0]).toMatch(/int4_share_min: not measured \(limit 0\.5\); the manifest records no weight counts/);
   });
@@ -111,6 +114,12 @@ describe('degenerate output', () => {
     expect(random.failures).toEqual([]);
   });
 
+  it('leaves a loop alone when there is no source answer to tell the conversion from the model', () => {
+    const loop = [5, 6, 7, ...Array.from({ length: 20 }, (_, index) => [9, 4][index % 2])];
+    const unreferenced = evaluateTarget({ run: ran({ prompts: [{ id: 'p1', token_ids: loop, text: 'x', runs: [measurement(10)] }] }), gates: {}, settings: recipe.validate, reference: { ...reference, answers: [] }, requireDevice: false });
+    expect(unreferenced.failures).toEqual([]);
+  });
+
   it('finds the repeating tail of an answer, and none in a varied one', () => {
     expect(runawayTail(Array(16).fill(1))).toEqual({ period: 1, length: 16 });
     expect(runawayTail([7, ...Array(6).fill([1, 2, 3]).flat()])).toEqual({ period: 3, length: 18 });
@@ -151,6 +160,13 @@ describe('long context', () => {
   it('fails when they fall off past the original context, naming the length, the original context and the LongRoPE trap', () => {
     const target = judge(longRun(0.5, 0.98));
     expect(target.failures).toEqual([expect.stringMatching(/^CPU: long_context: at 5100 prompt tokens \(the original context is 4096\): next-token logits correlate 0\.5 with the source model's, against 0\.98 inside the original context \(at most 0\.25 lower\).*long RoPE factors are wrong/)]);
+  });
+
+  it('fails when logits were read but give no correlation (nan, inf or constant past the original context); passes a device that gives no logits', () => {
+    const withLogits = (run: TargetRun) => ({ ...run, logit_check: { prompt: 'p1', values: 1152, nonfinite: 0 } }) as TargetRun;
+    const broken = judge(withLogits(longRun(null, 0.9)));
+    expect(broken.failures).toEqual([expect.stringMatching(/^CPU: long_context: at 5100 prompt tokens .*nan, inf or constant/)]);
+    expect(judge(longRun(null, null)).status).toBe('passed');
   });
 
   it('skips, with the reason, a target whose compiled model takes shorter prompts', () => {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 // Three lanes: `unit` (pure functions and in-process code: no built CLI, no Python; seconds),
@@ -6,6 +7,9 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default'],
+    // Vitest leaves one core free by default, which on a 2-core machine runs the unit lane's files one
+    // at a time (42 s instead of 27 s); e2e files still run one at a time (fileParallelism below).
+    maxWorkers: availableParallelism(),
     projects: [
       { test: { name: 'unit', include: ['test/unit/**/*.test.ts'], setupFiles: ['test/support/unit-setup.ts'], testTimeout: 30_000 } },
       { test: { name: 'cli', include: ['test/cli/**/*.test.ts'], testTimeout: 60_000 } },

@@ -131,4 +131,3 @@ describe('phiforge against a Hugging Face Hub (a fake one on loopback)', () => {
     expect(stderr).toContain('HF_HUB_OFFLINE');
   });
 });
-

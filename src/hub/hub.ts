@@ -47,9 +47,10 @@ interface HubAccess {
   accessToken?: string;
 }
 
-function access(): HubAccess {
+async function access(): Promise<HubAccess> {
   // The token is passed to the library only; it never enters a log, a manifest or a command line.
-  return { hubUrl: hubUrl(), accessToken: process.env.HF_TOKEN || undefined };
+  // A user who logged in with `hf auth login` has no HF_TOKEN, and gated models need the saved token.
+  return { hubUrl: hubUrl(), accessToken: await hubToken() };
 }
 
 function offline(): boolean {
@@ -62,7 +63,7 @@ export async function resolveCommit(id: string, revision: string): Promise<strin
   if (offline()) throw new HubError(`cannot resolve revision "${revision}" of ${id}: HF_HUB_OFFLINE is set`, 'Pin a 40-character commit id in the recipe.', 2);
   try {
     const { modelInfo } = await hubLibrary();
-    const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...access() } as Parameters<typeof modelInfo>[0]);
+    const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...(await access()) } as Parameters<typeof modelInfo>[0]);
     const sha = (info as unknown as { sha?: string }).sha;
     if (!sha || !COMMIT.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
     return sha;
@@ -79,7 +80,8 @@ export async function downloadConfig(id: string, commit: string): Promise<string
     throw new HubError(`${id}@${commit} is not in the Hugging Face cache and HF_HUB_OFFLINE is set`, 'Unset HF_HUB_OFFLINE to download it, or pass --model <local folder>.', 2);
   }
   const { downloadFileToCacheDir } = await hubLibrary();
-  return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...access() })).catch(
+  const credentials = await access();
+  return withQuietLibrary(() => downloadFileToCacheDir({ repo: { type: 'model', name: id }, path: 'config.json', revision: commit, cacheDir: hubCacheDir(), ...credentials })).catch(
     (error) => {
       throw hubError(error, `download config.json of ${id}@${commit}`);
     },
@@ -90,7 +92,8 @@ export async function downloadConfig(id: string, commit: string): Promise<string
 export async function downloadSnapshot(id: string, commit: string, revision: string = commit): Promise<string> {
   if (offline()) return snapshotDir(id, commit);
   const { snapshotDownload } = await hubLibrary();
-  const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...access() })).catch((error) => {
+  const credentials = await access();
+  const snapshot = await withQuietLibrary(() => snapshotDownload({ repo: { type: 'model', name: id }, revision: commit, cacheDir: hubCacheDir(), ...credentials })).catch((error) => {
     throw hubError(error, `download ${id}@${commit}`);
   });
   // Asked for by commit, the library writes no ref; huggingface_hub records the branch the user named, once its files are here.
@@ -117,7 +120,7 @@ function hubError(error: unknown, action: string): HubError {
   const status = (error as { statusCode?: number }).statusCode;
   const message = error instanceof Error ? error.message : String(error);
   if (status === 401 || status === 403) {
-    return new HubError(`${action}: access denied (${status})`, 'Accept the model licence on its hub page and set HF_TOKEN to a token with read access.');
+    return new HubError(`${action}: access denied (${status})`, 'Accept the model licence on its hub page, then set HF_TOKEN to a token with read access or log in with `hf auth login`.');
   }
   if (status === 404) return new HubError(`${action}: not found on the hub`, 'Check the model id and revision.', 2);
   return new HubError(`${action}: ${message}`, 'No network or no hub here? Download the model elsewhere and pass --model <local folder>.');
@@ -160,7 +163,7 @@ export async function sourceLicense(id: string, commit: string, options: { ask: 
   if (!options.ask || offline()) return undefined;
   try {
     const { modelInfo } = await hubLibrary();
-    const info = await modelInfo({ name: id, revision: commit, additionalFields: ['cardData'], hubUrl: hubUrl(), accessToken: options.accessToken ?? access().accessToken });
+    const info = await modelInfo({ name: id, revision: commit, additionalFields: ['cardData'], hubUrl: hubUrl(), accessToken: options.accessToken ?? (await hubToken()) });
     return licenseOf((info as unknown as { cardData?: unknown }).cardData);
   } catch {
     // The licence is a courtesy of the card: a hub that cannot say leaves it unknown, which the card states.

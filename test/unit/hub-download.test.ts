@@ -1,4 +1,4 @@
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../../src/hub/hub.js';
@@ -74,5 +74,51 @@ describe('the download itself (src/hub/hub.ts called directly)', () => {
       process.env.HF_HUB_OFFLINE = '';
     }
     expect(hub.requests).toEqual([]);
+  });
+});
+
+describe('the token a download uses, as huggingface_hub finds it', () => {
+  const names = ['HF_ENDPOINT', 'HF_HUB_CACHE', 'HF_TOKEN', 'HF_TOKEN_PATH', 'HF_HOME', 'HF_HUB_OFFLINE'] as const;
+  const saved: Record<string, string | undefined> = {};
+  let folder: string;
+
+  beforeAll(async () => {
+    folder = await workspace();
+    for (const name of names) saved[name] = process.env[name];
+  });
+  afterAll(() => {
+    for (const name of names) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+  const setEnv = (env: Partial<Record<(typeof names)[number], string>>) => {
+    for (const name of names) delete process.env[name];
+    Object.assign(process.env, { HF_ENDPOINT: hub.url, ...env });
+  };
+
+  it('without HF_TOKEN, uses the token `hf auth login` saved in $HF_HOME/token', async () => {
+    const home = path.join(folder, 'home');
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, 'token'), `${TOKEN}\n`);
+    setEnv({ HF_HOME: home });
+    const config = await downloadConfig(REPO, COMMIT);
+    expect(config).toBe(path.join(home, 'hub', 'models--org--tiny-phi3', 'snapshots', COMMIT, 'config.json'));
+    expect(asked('/resolve/').length).toBeGreaterThan(0);
+    expect(asked('/resolve/').every((request) => request.authorization === `Bearer ${TOKEN}`)).toBe(true);
+  });
+
+  it('reads the file HF_TOKEN_PATH names before $HF_HOME/token', async () => {
+    const file = path.join(folder, 'elsewhere-token');
+    await writeFile(file, TOKEN);
+    setEnv({ HF_HOME: path.join(folder, 'no-token-here'), HF_TOKEN_PATH: file });
+    expect(await resolveCommit(REPO, 'main')).toBe(COMMIT);
+  });
+
+  it('with no token anywhere, a hub that wants one is refused with a hint naming both ways to give it', async () => {
+    setEnv({ HF_HOME: path.join(folder, 'nobody') });
+    const refused = downloadConfig(REPO, COMMIT);
+    await expect(refused).rejects.toMatchObject({ message: expect.stringContaining('access denied (401)') });
+    await expect(refused).rejects.toMatchObject({ hint: expect.stringMatching(/HF_TOKEN.*hf auth login/) });
   });
 });

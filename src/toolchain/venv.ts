@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync, type Stats } from 'node:fs';
 import { mkdir, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
@@ -176,14 +176,18 @@ async function changedFiles(dir: string): Promise<string[]> {
     return [INVENTORY_FILE];
   }
   const changed: string[] = [];
-  // In batches: a venv with torch holds ~35,000 files, and one stat each is the whole cost.
-  for (let start = 0; start < inventory.length; start += 2048) {
-    await Promise.all(
-      inventory.slice(start, start + 2048).map(async ([file, size, mtimeMs]) => {
-        const info = await stat(path.join(dir, file)).catch(() => undefined);
-        if (!info || info.size !== size || Math.trunc(info.mtimeMs) !== mtimeMs) changed.push(file);
-      }),
-    );
+  // One stat per file is the whole cost (a venv with torch holds ~35,000 files). Synchronous stats
+  // take a fifth of the time promised ones do (0.13 s against 0.62 s for OpenVINO's 24,700 files);
+  // yielding now and then keeps Ctrl-C prompt.
+  for (const [index, [file, size, mtimeMs]] of inventory.entries()) {
+    if (index % 4096 === 4095) await new Promise((resolve) => setImmediate(resolve));
+    let info: Stats | undefined;
+    try {
+      info = statSync(path.join(dir, file), { throwIfNoEntry: false });
+    } catch {
+      info = undefined;
+    }
+    if (!info || info.size !== size || Math.trunc(info.mtimeMs) !== mtimeMs) changed.push(file);
   }
   return changed.sort();
 }

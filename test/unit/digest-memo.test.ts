@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { fileDigest } from '../../src/cache/digest.js';
+import { fileDigest, sha256File } from '../../src/cache/digest.js';
 import { DigestMemo } from '../../src/cache/digest-memo.js';
 import { workspace } from '../support/cli.js';
 
@@ -33,5 +33,19 @@ describe('digest memo', () => {
     await writeFile(settled, 'ORIGINAL');
     await utimes(settled, before.atime, before.mtime);
     expect((await fileDigest(settled, memo)).sha256).toBe(sha256('ORIGINAL'));
+  });
+});
+
+describe('sha256File', () => {
+  it('gives the sha256 of the whole file for an empty file, one shorter than a read and one of several reads with a short last one', async () => {
+    const root = await workspace({ 'empty.bin': '' });
+    expect(await sha256File(path.join(root, 'empty.bin'))).toBe(sha256(''));
+    // 16 MiB is one read: 40 MiB + 3 bytes takes three, the last one short.
+    for (const size of [5, (40 << 20) + 3]) {
+      const content = randomBytes(size);
+      const file = path.join(root, `${size}.bin`);
+      await writeFile(file, content);
+      expect(await sha256File(file), `${size} bytes`).toBe(createHash('sha256').update(content).digest('hex'));
+    }
   });
 });

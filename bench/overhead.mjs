@@ -51,8 +51,7 @@ const runPhiforge = async () => {
   phiforge.push(built.seconds);
   converterInPhiforge.push(JSON.parse(built.stdout).results[0].steps.find((step) => step.id === 'export').durationMs / 1000);
   await rm(out, { recursive: true, force: true });
-  // Its output stays until the next run, as a user's would; the hand run's goes at once, so drop
-  // this one too before anything else runs: both sides then start with the same free memory.
+  // Removed at once, as the hand run's output is: each side then starts with the same free memory.
   await rm(exportEntry, { recursive: true, force: true });
 };
 const runByHand = async () => {

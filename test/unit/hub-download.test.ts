@@ -111,8 +111,12 @@ describe('the token a download uses, as huggingface_hub finds it', () => {
   it('reads the file HF_TOKEN_PATH names before $HF_HOME/token', async () => {
     const file = path.join(folder, 'elsewhere-token');
     await writeFile(file, TOKEN);
-    setEnv({ HF_HOME: path.join(folder, 'no-token-here'), HF_TOKEN_PATH: file });
+    const home = path.join(folder, 'stale-home');
+    await mkdir(home, { recursive: true });
+    await writeFile(path.join(home, 'token'), 'hf_revokedLongAgo');
+    setEnv({ HF_HOME: home, HF_TOKEN_PATH: file });
     expect(await resolveCommit(REPO, 'main')).toBe(COMMIT);
+    expect(hub.requests.map((request) => request.authorization)).toEqual(hub.requests.map(() => `Bearer ${TOKEN}`));
   });
 
   it('with no token anywhere, a hub that wants one is refused with a hint naming both ways to give it', async () => {

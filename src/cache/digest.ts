@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { BigIntStats } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { DigestMemo } from './digest-memo.js';
@@ -52,30 +53,53 @@ export interface FileDigest {
   sha256: string;
 }
 
+// Hashes running now, by file and stamp: recipes planned side by side share one model, and each
+// asking for its digest would otherwise read it again (three 7.6 GB reads for three variants).
+const hashing = new Map<string, Promise<string>>();
+
 /** A file's size and sha256; with a memo, read only when stat() says it may have changed. */
 export async function fileDigest(file: string, memo?: DigestMemo): Promise<{ size: number; sha256: string }> {
   const absolute = path.resolve(file);
   const info = await stat(absolute, { bigint: true });
   const remembered = memo?.lookup(absolute, info);
   if (remembered) return { size: Number(info.size), sha256: remembered };
-  const digest = await sha256File(absolute);
-  memo?.remember(absolute, info, digest);
-  return { size: Number(info.size), sha256: digest };
+  const running = `${absolute}\0${info.ino}\0${info.size}\0${info.mtimeNs}\0${info.ctimeNs}`;
+  let digest = hashing.get(running);
+  if (!digest) {
+    digest = sha256File(absolute).finally(() => hashing.delete(running));
+    hashing.set(running, digest);
+  }
+  const sha256 = await digest;
+  memo?.remember(absolute, info, sha256);
+  return { size: Number(info.size), sha256 };
 }
 
-/** Every regular file under `root` (symlinks followed, as the HF cache is made of them), sorted by path. */
-export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean; memo?: DigestMemo } = {}): Promise<FileDigest[]> {
-  const files: FileDigest[] = [];
+/** The paths of every regular file under `root`, relative, with forward slashes (symlinks followed, as the HF cache is made of them). */
+async function regularFiles(root: string, exclude?: (relative: string) => boolean): Promise<string[]> {
+  const files: string[] = [];
   async function walk(relative: string): Promise<void> {
     for (const entry of await readdir(path.join(root, relative), { withFileTypes: true })) {
       const child = relative ? `${relative}/${entry.name}` : entry.name;
-      if (options.exclude?.(child)) continue;
-      const absolute = path.join(root, child);
-      const info = await stat(absolute);
+      if (exclude?.(child)) continue;
+      const info = await stat(path.join(root, child));
       if (info.isDirectory()) await walk(child);
-      else if (info.isFile()) files.push({ path: child, ...(await fileDigest(absolute, options.memo)) });
+      else if (info.isFile()) files.push(child);
     }
   }
   await walk('');
-  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return files.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Every regular file under `root` with its size and sha256, sorted by path. */
+export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean; memo?: DigestMemo } = {}): Promise<FileDigest[]> {
+  const files: FileDigest[] = [];
+  for (const child of await regularFiles(root, options.exclude)) files.push({ path: child, ...(await fileDigest(path.join(root, child), options.memo)) });
+  return files;
+}
+
+/** What stat() says of every regular file under `root`, by the paths digestFolder gives them. */
+export async function stampsOf(root: string): Promise<Map<string, BigIntStats>> {
+  const stamps = new Map<string, BigIntStats>();
+  for (const child of await regularFiles(root)) stamps.set(child, await stat(path.join(root, child), { bigint: true }));
+  return stamps;
 }

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
-import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, type FileDigest } from './digest.js';
+import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, stampsOf, type FileDigest } from './digest.js';
 import { DigestMemo } from './digest-memo.js';
 import { withLock } from './lock.js';
 import { OutputCheckError } from '../errors.js';
@@ -106,6 +106,7 @@ export async function getOrProduce(
         if (!(error instanceof OutputCheckError)) await rm(workDir, { recursive: true, force: true });
         throw error;
       }
+      const stampsBeforeHash = await stampsOf(path.join(workDir, 'out'));
       const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
       const entryText = JSON.stringify(entry, null, 1);
       await writeFile(path.join(workDir, 'entry.json'), entryText);
@@ -117,6 +118,12 @@ export async function getOrProduce(
       // The marker names entry.json's digest: an entry whose file list was edited is not trusted.
       await writeFile(path.join(dir, COMMITTED), sha256(entryText));
       await rm(previous, { recursive: true, force: true });
+      for (const file of entry.files) {
+        const before = stampsBeforeHash.get(file.path);
+        const absolute = path.join(dir, 'out', file.path);
+        const after = await stat(absolute, { bigint: true }).catch(() => undefined);
+        if (before && after) memo.rememberProduced(absolute, before, after, file.sha256);
+      }
       return { entry, outDir: path.join(dir, 'out'), reused: false };
     },
     context.say,

@@ -59,7 +59,10 @@ const runByHand = async () => {
   const handDir = path.join(scratch, 'by-hand');
   await mkdir(handDir);
   for (const [name, target] of Object.entries(exportStep.links ?? {})) await symlink(target, path.join(handDir, name));
-  byHand.push((await timed(exportStep.argv[0], exportStep.argv.slice(1), { cwd: handDir, env: exportStep.env })).seconds);
+  // phiforge points TMPDIR into the step's work folder; the hand run gets a folder of its own alike.
+  const env = { ...exportStep.env, TMPDIR: path.join(handDir, 'scratch') };
+  await mkdir(env.TMPDIR);
+  byHand.push((await timed(exportStep.argv[0], exportStep.argv.slice(1), { cwd: handDir, env })).seconds);
   await rm(handDir, { recursive: true, force: true });
 };
 // ABBA order: at full size the converter's own time wanders by several percent from one run to the

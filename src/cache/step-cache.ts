@@ -55,6 +55,12 @@ export const COMMITTED = 'COMMITTED';
 /** `<cache>/steps/<key>/`: committed entries; `<cache>/steps/tmp/<key>/`: entries being made. */
 export const STEPS_DIR = 'steps';
 export const WORK_DIR = 'tmp';
+/**
+ * A converter's temporary files (TMPDIR) go into its work folder: on the cache's filesystem, so that
+ * optimum-cli's final move of a quantized export into out/ is a rename, not a copy of gigabytes (nor
+ * 7.6 GB of RAM for a full-size intermediate where /tmp is a tmpfs); and removed with the work folder.
+ */
+export const CONVERTER_TEMP_DIR = 'scratch';
 
 export function stepEntryDir(context: Pick<Context, 'cacheRoot'>, key: string): string {
   return cachePath(context, STEPS_DIR, key);
@@ -97,6 +103,7 @@ export async function getOrProduce(
       const workDir = stepWorkDir(context, key);
       await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
       await mkdir(path.join(workDir, 'out'), { recursive: true });
+      await mkdir(path.join(workDir, CONVERTER_TEMP_DIR));
       let made: Omit<StepEntry, 'key' | 'files'>;
       try {
         made = await produce(workDir);
@@ -106,6 +113,7 @@ export async function getOrProduce(
         if (!(error instanceof OutputCheckError)) await rm(workDir, { recursive: true, force: true });
         throw error;
       }
+      await rm(path.join(workDir, CONVERTER_TEMP_DIR), { recursive: true, force: true });
       const stampsBeforeHash = await stampsOf(path.join(workDir, 'out'));
       const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
       const entryText = JSON.stringify(entry, null, 1);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { scriptDigests, stepEntryDir, stepKey, stepWorkDir } from '../cache/step-cache.js';
+import { CONVERTER_TEMP_DIR, scriptDigests, stepEntryDir, stepKey, stepWorkDir } from '../cache/step-cache.js';
 import { ToolchainError } from '../errors.js';
 import { requireLock, scriptEnv, toolchainScript, venvDir } from '../toolchain/definition.js';
 import type { CommandWork, PlanInput, PlannedStep } from './types.js';
@@ -26,7 +26,9 @@ export async function planCommandStep(input: PlanInput, summary: string, work: C
   });
   const workDir = stepWorkDir(context, key);
   const bin = path.join(venvDir(context, toolchain), 'bin');
-  const command = work.command({ python: path.join(bin, 'python'), bin, workDir, outDir: path.join(workDir, 'out') });
+  const given = work.command({ python: path.join(bin, 'python'), bin, workDir, outDir: path.join(workDir, 'out') });
+  // Not in the key: where temporary files go does not change the output.
+  const command = { ...given, env: { ...given.env, TMPDIR: path.join(workDir, CONVERTER_TEMP_DIR) } };
   return {
     id: definition.id,
     kind: definition.uses,

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { BigIntStats } from 'node:fs';
 import path from 'node:path';
+import type { DigestLookup } from './digest.js';
 
 /**
  * Remembers the sha256 of files by what stat() says of them, as git's index and DVC's state do: a
@@ -27,7 +28,7 @@ const RACY_WINDOW_NS = 2_000_000_000n;
 const open = new Map<string, DigestMemo>();
 let flushOnExit = false;
 
-export class DigestMemo {
+export class DigestMemo implements DigestLookup {
   private changed = false;
 
   private constructor(

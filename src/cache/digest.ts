@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { BigIntStats } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
-import type { DigestMemo } from './digest-memo.js';
 
 export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
@@ -17,22 +16,32 @@ const HASH_CHUNK_BYTES = 16 << 20;
  * weights took 5.6 s (2.7 s on an idle machine); this way it takes 2.0 s.
  */
 export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
   const handle = await open(file, 'r');
   try {
-    const chunk = Math.max(1, Math.min(HASH_CHUNK_BYTES, (await handle.stat()).size));
-    const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
-    let position = 0;
-    let pending = handle.read(buffers[0], 0, chunk, position);
-    for (let turn = 1; ; turn++) {
-      const { bytesRead, buffer } = await pending;
-      if (bytesRead === 0) break;
-      position += bytesRead;
-      pending = handle.read(buffers[turn % 2], 0, chunk, position);
-      hash.update(buffer.subarray(0, bytesRead));
-    }
+    return (await sha256OfOpenFile(handle))!;
   } finally {
     await handle.close();
+  }
+}
+
+/**
+ * sha256File's reading, on a file already open. `beforeChunk` runs before each read and may wait
+ * (to pace the hash) or answer false to give up, and then the result is undefined.
+ */
+export async function sha256OfOpenFile(handle: FileHandle, beforeChunk?: () => Promise<boolean>): Promise<string | undefined> {
+  const hash = createHash('sha256');
+  const chunk = Math.max(1, Math.min(HASH_CHUNK_BYTES, (await handle.stat()).size));
+  const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
+  let position = 0;
+  let pending = handle.read(buffers[0], 0, chunk, position);
+  for (let turn = 1; ; turn++) {
+    const { bytesRead, buffer } = await pending;
+    if (bytesRead === 0) break;
+    position += bytesRead;
+    // Asked before the next read starts, so that giving up leaves no read running on the handle.
+    if (beforeChunk && !(await beforeChunk())) return undefined;
+    pending = handle.read(buffers[turn % 2], 0, chunk, position);
+    hash.update(buffer.subarray(0, bytesRead));
   }
   return hash.digest('hex');
 }
@@ -44,6 +53,13 @@ export function canonicalJson(value: unknown): string {
       ? Object.fromEntries(Object.entries(inner as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       : inner,
   );
+}
+
+/** Digests known by what stat() says of a file (the memo in the cache, the hashes taken while a converter ran). */
+export interface DigestLookup {
+  /** The digest when `info` still describes the file it was taken of; undefined means hash it. */
+  lookup(absolute: string, info: BigIntStats): string | undefined;
+  remember(absolute: string, info: BigIntStats, sha256: string): void;
 }
 
 export interface FileDigest {
@@ -58,7 +74,7 @@ export interface FileDigest {
 const hashing = new Map<string, Promise<string>>();
 
 /** A file's size and sha256; with a memo, read only when stat() says it may have changed. */
-export async function fileDigest(file: string, memo?: DigestMemo): Promise<{ size: number; sha256: string }> {
+export async function fileDigest(file: string, memo?: DigestLookup): Promise<{ size: number; sha256: string }> {
   const absolute = path.resolve(file);
   const info = await stat(absolute, { bigint: true });
   const remembered = memo?.lookup(absolute, info);
@@ -75,7 +91,7 @@ export async function fileDigest(file: string, memo?: DigestMemo): Promise<{ siz
 }
 
 /** The paths of every regular file under `root`, relative, with forward slashes (symlinks followed, as the HF cache is made of them). */
-async function regularFiles(root: string, exclude?: (relative: string) => boolean): Promise<string[]> {
+export async function regularFiles(root: string, exclude?: (relative: string) => boolean): Promise<string[]> {
   const files: string[] = [];
   async function walk(relative: string): Promise<void> {
     for (const entry of await readdir(path.join(root, relative), { withFileTypes: true })) {
@@ -91,7 +107,7 @@ async function regularFiles(root: string, exclude?: (relative: string) => boolea
 }
 
 /** Every regular file under `root` with its size and sha256, sorted by path. */
-export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean; memo?: DigestMemo } = {}): Promise<FileDigest[]> {
+export async function digestFolder(root: string, options: { exclude?: (relative: string) => boolean; memo?: DigestLookup } = {}): Promise<FileDigest[]> {
   const files: FileDigest[] = [];
   for (const child of await regularFiles(root, options.exclude)) files.push({ path: child, ...(await fileDigest(path.join(root, child), options.memo)) });
   return files;

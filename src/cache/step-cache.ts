@@ -4,6 +4,7 @@ import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
 import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, stampsOf, type FileDigest } from './digest.js';
 import { DigestMemo } from './digest-memo.js';
+import { OutputHasher } from './output-hasher.js';
 import { withLock } from './lock.js';
 import { OutputCheckError } from '../errors.js';
 
@@ -105,17 +106,20 @@ export async function getOrProduce(
       await mkdir(path.join(workDir, 'out'), { recursive: true });
       await mkdir(path.join(workDir, CONVERTER_TEMP_DIR));
       let made: Omit<StepEntry, 'key' | 'files'>;
+      const hasher = new OutputHasher(path.join(workDir, 'out'));
       try {
         made = await produce(workDir);
       } catch (error) {
+        await hasher.stop();
         // The log stays in cache/logs; a half-made output is of no use. An output that ran but failed
         // its check stays for inspection (the error names it) until the next run or `cache gc`.
         if (!(error instanceof OutputCheckError)) await rm(workDir, { recursive: true, force: true });
         throw error;
       }
+      await hasher.stop();
       await rm(path.join(workDir, CONVERTER_TEMP_DIR), { recursive: true, force: true });
       const stampsBeforeHash = await stampsOf(path.join(workDir, 'out'));
-      const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out')) };
+      const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out'), { memo: hasher }) };
       const entryText = JSON.stringify(entry, null, 1);
       await writeFile(path.join(workDir, 'entry.json'), entryText);
       // Only now does an earlier entry make way (a failed --force keeps it).

@@ -9,7 +9,7 @@ const POLL_MS = 250;
 // stamps (ext3, FAT, HFS+) wait two seconds, as the digest memo does.
 const FINE_STAMP_SETTLE_NS = 500_000_000n;
 const WHOLE_SECOND_STAMP_SETTLE_NS = 2_000_000_000n;
-// How often a hash under way checks that its file has not been deleted (replaced) meanwhile.
+// How often a hash under way checks that its file has not been written to or deleted meanwhile.
 const LOOK_AGAIN_MS = 100;
 
 /**
@@ -34,12 +34,13 @@ function identity(info: BigIntStats): string {
  *
  * - Only out/ is watched, though optimum writes its files earlier in its temporary folder: hashing
  *   there (a 7.6 GB uncompressed intermediate among them) slowed the converter more than it saved,
- *   even at the lowest CPU priority: a full-size INT4 export took 118.6 s instead of 92.5 s beside
- *   a niced sha256sum.
+ *   and lowering the hash's CPU priority does not help: a full-size INT4 export took 118.6 s instead
+ *   of 92.5 s beside a `nice -n 19 sha256sum` loop.
  * - A file is hashed once settled, and its digest is used only for a file that is still the same
  *   one, with the same size and mtime, after the converter exits: a file the converter rewrote is
- *   hashed again, one it deleted is given up. (A writer through a shared memory mapping could change
- *   bytes without a new mtime; the converters write with plain writes.)
+ *   hashed again. A hash is given up as soon as its file is written to or deleted. (A writer through
+ *   a shared memory mapping could change bytes without a new mtime; the converters write with plain
+ *   writes.)
  */
 export class OutputHasher implements DigestLookup {
   private readonly known = new Map<string, string>();
@@ -79,12 +80,13 @@ export class OutputHasher implements DigestLookup {
       const before = await handle.stat({ bigint: true });
       if (!settled(before) || this.lookup(file, before)) return;
       let lastLook = performance.now();
-      const stillThere = async () => {
+      const unchanged = async () => {
         if (performance.now() - lastLook < LOOK_AGAIN_MS) return true;
         lastLook = performance.now();
-        return (await handle.stat({ bigint: true })).nlink > 0n;
+        const now = await handle.stat({ bigint: true });
+        return now.nlink > 0n && identity(now) === identity(before);
       };
-      const sha256 = await sha256OfOpenFile(handle, stillThere);
+      const sha256 = await sha256OfOpenFile(handle, unchanged);
       const after = await handle.stat({ bigint: true });
       if (sha256 && after.nlink > 0n && identity(after) === identity(before)) this.remember(file, before, sha256);
     } finally {

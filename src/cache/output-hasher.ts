@@ -1,5 +1,5 @@
 import type { BigIntStats } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { regularFiles, sha256OfOpenFile, type DigestLookup } from './digest.js';
 
@@ -75,10 +75,12 @@ export class OutputHasher implements DigestLookup {
   }
 
   private async hashIfSettled(file: string): Promise<void> {
+    const seen = await stat(file, { bigint: true });
+    if (!settled(seen) || this.lookup(file, seen)) return;
     const handle = await open(file, 'r');
     try {
       const before = await handle.stat({ bigint: true });
-      if (!settled(before) || this.lookup(file, before)) return;
+      if (identity(before) !== identity(seen)) return;
       let lastLook = performance.now();
       const unchanged = async () => {
         if (performance.now() - lastLook < LOOK_AGAIN_MS) return true;

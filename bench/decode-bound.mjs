@@ -8,7 +8,7 @@
 // Without a folder it builds the full-size INT4 artifact (the phi3-mini-4k-random preset with the
 // guide's settings; see bench/real-size.mjs for what that takes). Needs `npm run build`.
 import { execa } from 'execa';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,9 +32,15 @@ const [runtime] = JSON.parse(await phiforge(['toolchain', 'install', 'openvino-r
 const python = path.join(runtime.venv, 'bin', 'python');
 const measured = JSON.parse((await execa(python, [path.join(root, 'bench', 'decode_bound.py'), path.join(artifact, 'openvino_model.xml')])).stdout);
 
-// Only the CPU target: the bound is this machine's memory, read by the CPU.
-await phiforge(['validate', artifact, '--device', 'cpu']);
+// Only the CPU target: the bound is this machine's memory, read by the CPU. Random weights answer
+// nonsense, and on some CPUs nothing at all (on an AMX Xeon the full-size artifact's answer was
+// empty), so a failed answer gate is expected; the timings are what is read, from a fresh result.
+const started = Date.now();
+const validated = await execa(process.execPath, [cli, 'validate', artifact, '--device', 'cpu'], { cwd: root, stderr: 'inherit', reject: false });
 const resultFile = (await readdir(path.join(artifact, 'validation'))).find((name) => /^CPU-[^-]+\.json$/.test(name));
+if (!resultFile || (await stat(path.join(artifact, 'validation', resultFile))).mtimeMs < started) {
+  throw new Error(`phiforge validate wrote no result (exit ${validated.exitCode}):\n${validated.stdout}`);
+}
 const result = JSON.parse(await readFile(path.join(artifact, 'validation', resultFile), 'utf8'));
 const tpots = result.run.prompts.flatMap((prompt) => prompt.runs.map((run) => run.tpot_ms));
 const decodeTokensPerS = 1000 / median(tpots);

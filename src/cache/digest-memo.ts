@@ -23,7 +23,7 @@ interface Remembered {
 
 // A file changed within the same clock tick as its hashing can keep its mtime; like git, do not
 // trust a stamp that recent, and hash such files again next time.
-const RACY_WINDOW_NS = 2_000_000_000n;
+export const RACY_WINDOW_NS = 2_000_000_000n;
 
 const open = new Map<string, DigestMemo>();
 let flushOnExit = false;

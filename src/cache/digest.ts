@@ -25,10 +25,10 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 /**
- * sha256File's reading, on a file already open. `beforeChunk` runs before each read and may wait
- * (to pace the hash) or answer false to give up, and then the result is undefined.
+ * sha256File's reading, on a file already open. `stillWanted` is asked before each further read;
+ * when it answers false the hash is given up and the result is undefined.
  */
-export async function sha256OfOpenFile(handle: FileHandle, beforeChunk?: () => Promise<boolean>): Promise<string | undefined> {
+export async function sha256OfOpenFile(handle: FileHandle, stillWanted?: () => Promise<boolean>): Promise<string | undefined> {
   const hash = createHash('sha256');
   const chunk = Math.max(1, Math.min(HASH_CHUNK_BYTES, (await handle.stat()).size));
   const buffers = [Buffer.allocUnsafe(chunk), Buffer.allocUnsafe(chunk)];
@@ -39,7 +39,7 @@ export async function sha256OfOpenFile(handle: FileHandle, beforeChunk?: () => P
     if (bytesRead === 0) break;
     position += bytesRead;
     // Asked before the next read starts, so that giving up leaves no read running on the handle.
-    if (beforeChunk && !(await beforeChunk())) return undefined;
+    if (stillWanted && !(await stillWanted())) return undefined;
     pending = handle.read(buffers[turn % 2], 0, chunk, position);
     hash.update(buffer.subarray(0, bytesRead));
   }

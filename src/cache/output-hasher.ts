@@ -2,13 +2,13 @@ import type { BigIntStats } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { regularFiles, sha256OfOpenFile, type DigestLookup } from './digest.js';
+import { RACY_WINDOW_NS } from './digest-memo.js';
 
 const POLL_MS = 250;
 // Half a second without a write: any later write then gets a later mtime wherever stamps have
 // sub-second precision (ext4, xfs, btrfs, APFS, NTFS: a clock tick is at most 10 ms). Whole-second
-// stamps (ext3, FAT, HFS+) wait two seconds, as the digest memo does.
+// stamps (ext3, FAT, HFS+) wait the digest memo's racy window.
 const FINE_STAMP_SETTLE_NS = 500_000_000n;
-const WHOLE_SECOND_STAMP_SETTLE_NS = 2_000_000_000n;
 // How often a hash under way checks that its file has not been written to or deleted meanwhile.
 const LOOK_AGAIN_MS = 100;
 
@@ -18,7 +18,7 @@ const LOOK_AGAIN_MS = 100;
  * it without touching the bytes.
  */
 function settled(info: BigIntStats): boolean {
-  const window = info.mtimeNs % 1_000_000_000n !== 0n ? FINE_STAMP_SETTLE_NS : WHOLE_SECOND_STAMP_SETTLE_NS;
+  const window = info.mtimeNs % 1_000_000_000n !== 0n ? FINE_STAMP_SETTLE_NS : RACY_WINDOW_NS;
   return BigInt(Date.now()) * 1_000_000n - info.mtimeNs >= window;
 }
 

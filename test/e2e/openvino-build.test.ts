@@ -90,6 +90,30 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(replanned.stdout).toContain('the shared conversion of this model is cached already');
   }, TIMEOUT);
 
+  it('an FP16 variant derived from the shared conversion has the direct optimum-cli export\'s model bytes', async () => {
+    const cwd = await workspace();
+    const cache = path.join(cwd, 'cache');
+    await mkdir(cache);
+    for (const shared of ['toolchains', 'tools']) await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
+    const recipe = await readFile(repoRecipe('demo/phi3-tiny-fp16-ov.yaml'), 'utf8');
+    await writeFile(path.join(cwd, 'direct.yaml'), recipe.replace(/^name: .*$/m, 'name: direct-fp16').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: direct\n'));
+    await writeFile(path.join(cwd, 'shared.yaml'), recipe.replace(/^name: .*$/m, 'name: shared-fp16').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n'));
+    for (const file of ['direct.yaml', 'shared.yaml']) {
+      const result = await runCli(['build', file, '--cache-dir', cache, '--out', 'dist', '--no-validate'], { cwd });
+      expect(result.exitCode, result.stderr).toBe(0);
+    }
+    const [direct, derived] = await Promise.all(['direct-fp16', 'shared-fp16'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
+    expect(derived.steps.find((step: { id: string }) => step.id === 'export').command).toContain('derive_variant.py');
+    expect(direct.steps.find((step: { id: string }) => step.id === 'export').command).toContain('optimum-cli export openvino');
+    const digestOf = (manifest: { files: Array<{ path: string; sha256: string }> }, file: string) => manifest.files.find((entry) => entry.path === file)?.sha256;
+    for (const file of ['openvino_model.bin', 'openvino_model.xml', 'config.json']) expect(digestOf(derived, file), file).toBe(digestOf(direct, file));
+  }, TIMEOUT);
+
+  it('rounds every bf16 value to fp16 as torch does when it derives an FP16 variant (ties to even, overflow to inf)', async () => {
+    const compared = await runSupportScript<{ checked: number; mismatches: number; first: unknown[] }>(openvinoPython, 'f16_rounding.py', []);
+    expect(compared).toEqual({ checked: 65536, mismatches: 0, first: [] });
+  }, TIMEOUT);
+
   it('rebuilds an unchanged recipe from the cache without running a converter', async () => {
     const cwd = await workspace();
     expect((await build(cwd, [repoRecipe('demo/phi3-tiny-int4-ov.yaml')])).exitCode).toBe(0);

@@ -23,6 +23,10 @@ const VARIANTS = {
   // The guide's command exactly, in one optimum-cli pass.
   'ov-int4': `name: real-ov-int4\n${model}pipeline: openvino\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 0.6, sym: true }\ntargets: [{ device: CPU }]\n`,
   'ov-fp16': `name: real-ov-fp16\n${model}pipeline: openvino\nexport: direct\nquantization: { weight_format: fp16 }\ntargets: [{ device: CPU }]\n`,
+  // The same two from the shared conversion (what a build of several variants does): the conversion
+  // and each derivation are steps of their own.
+  'ov-int4-shared': `name: real-ov-int4-shared\n${model}pipeline: openvino\nexport: shared\nquantization: { weight_format: int4, group_size: 128, ratio: 0.6, sym: true }\ntargets: [{ device: CPU }]\n`,
+  'ov-fp16-shared': `name: real-ov-fp16-shared\n${model}pipeline: openvino\nexport: shared\nquantization: { weight_format: fp16 }\ntargets: [{ device: CPU }]\n`,
   'npu-int4': `name: real-npu-int4\n${model}pipeline: openvino-npu\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 1.0, sym: true }\ntargets: [{ device: NPU }]\nnpu: { max_prompt_len: 256, min_response_len: 64 }\n`,
   'ort-int4-cpu': `name: real-ort-int4-cpu\n${model}pipeline: ort-genai\nquantization: { weight_format: int4, sym: true }\nort: { execution_provider: cpu, block_size: 32 }\ntargets: [{ device: cpu }]\n`,
 };

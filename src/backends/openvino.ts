@@ -311,8 +311,9 @@ export const openVino: Backend = {
   // Constants fitted to bench/real-size.mjs on Phi-3-mini's full layout (3.82B parameters, bf16):
   // direct INT4 export 10.4 GiB (ratio 0.6) and 12.0 GiB (ratio 1.0), direct FP16 export 23.8 GiB,
   // CPU runner 5.4 GiB (INT4) and 14.2 GiB (FP16), emulated NPU runner 20.3 GiB, emulated NPU compile
-  // 22.1 GiB with a 4.05 GB blob beside a 2.07 GB IR. The shared path was not measured at that size;
-  // its figures follow the same terms.
+  // 22.1 GiB with a 4.05 GB blob beside a 2.07 GB IR. The shared path, same model: conversion 8.1 GiB,
+  // derivations 14.4 GiB (FP16) and 10.0 GiB (INT4 ratio 0.6) in the bench's process tree, 9.0 GiB
+  // (INT4 channel-wise) for the script alone.
   estimateStep(kind, recipe, model) {
     const checkpoint = model.parameters * model.checkpointBytesPerWeight;
     const ir = irBytes(recipe.quantization, model);
@@ -326,17 +327,20 @@ export const openVino: Backend = {
     switch (kind) {
       // `export` is what planning decided (the base step resolves it).
       case 'optimum-export-openvino':
-        // Derived from the shared base: NNCF reads the uncompressed IR and writes the compressed one.
         if (recipe.export !== 'shared') return { memoryBytes: recipe.quantization.weight_format === 'int4' ? int4Conversion : conversion(ir), diskBytes: ir };
-        // Data-aware, it also compiles the uncompressed IR to run it on the samples (torch and
-        // optimum-intel loaded besides): an estimate from the same terms, not measured at full size.
-        return { memoryBytes: uncompressed * (isDataAware(recipe.quantization) ? 2.5 : 1.5) + ir + (isDataAware(recipe.quantization) ? 1 : 0.5) * GiB, diskBytes: ir };
+        // Derived from the shared base: the uncompressed IR is mapped in whole and the variant's
+        // weights are built beside it. Data-aware, it also compiles the uncompressed IR to run it on
+        // the samples (torch and optimum-intel loaded besides): not measured at full size.
+        if (isDataAware(recipe.quantization)) return { memoryBytes: uncompressed * 2.5 + ir + 1 * GiB, diskBytes: ir };
+        return { memoryBytes: uncompressed + ir + 0.5 * GiB, diskBytes: ir };
       case 'openvino-calibration-statistics':
         // The uncompressed IR compiled and run on each sample; the statistics hold a vector per sample
         // for each of a layer's four distinct MatMul inputs (at most 128 samples are kept).
         return isDataAware(recipe.quantization) ? { memoryBytes: uncompressed * 2 + 1 * GiB, diskBytes: model.layers * 4 * 128 * model.hidden * 4 } : { memoryBytes: 0, diskBytes: 0 };
       case 'openvino-base-export':
-        return recipe.export !== 'shared' ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: conversion(uncompressed), diskBytes: uncompressed };
+        // Traced in the checkpoint's dtype and saved uncompressed, the IR's constants share the torch
+        // tensors' memory: little more than the checkpoint is held.
+        return recipe.export !== 'shared' ? { memoryBytes: 0, diskBytes: 0 } : { memoryBytes: checkpoint + 1 * GiB, diskBytes: uncompressed };
       case 'compile-npu-blob':
         // Measured through NPUW on the CPU (the emulated compile unpacks the weights, as its runner
         // does); a real NPU's compile was not measured, and this is the figure phiforge can vouch for.

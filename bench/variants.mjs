@@ -45,20 +45,32 @@ const warmRecipe = recipes[1];
 await execa(process.execPath, [cli, 'build', warmRecipe, '--no-validate', '--out', path.join(scratch, 'warm')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', warmRecipe, '--json'], { cwd: root })).stdout);
 const modelDir = plan.steps.find((step) => step.id === 'model').output;
-const optimumCli = plan.steps.find((step) => step.id === 'export').argv[0];
+// The export step runs optimum-cli itself or, once a shared conversion of the model is cached, the
+// venv's python with the derivation script: optimum-cli sits beside either.
+const optimumCli = path.join(path.dirname(plan.steps.find((step) => step.id === 'export').argv[0]), 'optimum-cli');
 // The reference answers of the model as --model gives it, made once in the repository's cache. A
 // folder of its own: phiforge refuses to let a --model build replace the preset's artifact.
 await execa(process.execPath, [cli, 'build', warmRecipe, '--no-validate', '--model', modelDir, '--out', path.join(scratch, 'warm-model')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const referenceEntry = path.dirname(JSON.parse((await execa(process.execPath, [cli, 'plan', warmRecipe, '--model', modelDir, '--json'], { cwd: root })).stdout).steps.find((step) => step.id === 'reference').output);
 
 // One run per --jobs value, each from an empty step cache.
+const steps = {};
 const phiforgeRun = async (jobs) => {
   const cache = path.join(scratch, `cache-${jobs}`);
   await mkdir(cache);
   for (const shared of ['toolchains', 'tools']) await symlink(path.join(root, 'cache', shared), path.join(cache, shared));
   await mkdir(path.join(cache, 'steps'));
   await cp(referenceEntry, path.join(cache, 'steps', path.basename(referenceEntry)), { recursive: true });
-  const taken = await seconds(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--jobs', String(jobs), '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, `dist-${jobs}`)], { cwd: root });
+  const started = performance.now();
+  const { stdout } = await execa(process.execPath, [cli, 'build', ...recipes, '--no-validate', '--json', '--jobs', String(jobs), '--model', modelDir, '--cache-dir', cache, '--out', path.join(scratch, `dist-${jobs}`)], { cwd: root, stderr: 'pipe' });
+  const taken = (performance.now() - started) / 1000;
+  // Where the time went: the command of each step that ran (its converter, without hashing and
+  // committing), once: the shared conversion is listed by every recipe.
+  const ran = {};
+  for (const result of JSON.parse(stdout).results) {
+    for (const step of result.steps) if (!step.reused) ran[`${path.basename(result.recipe, '.yaml')}/${step.id}`] = +(step.durationMs / 1000).toFixed(1);
+  }
+  steps[jobs] = ran;
   // At full size one run's outputs are about 20 GB.
   await rm(cache, { recursive: true, force: true });
   await rm(path.join(scratch, `dist-${jobs}`), { recursive: true, force: true });
@@ -82,6 +94,7 @@ console.log(
       model: family.preset,
       phiforge_one_command_s: +phiforge.toFixed(2),
       phiforge_one_command_jobs_2_s: phiforgeJobs2 === undefined ? null : +phiforgeJobs2.toFixed(2),
+      phiforge_step_commands_s: steps,
       optimum_cli_three_runs_s: { total: +directTotal.toFixed(2), each: direct.map((value) => +value.toFixed(2)) },
       ratio: +(phiforge / directTotal).toFixed(3),
       ratio_jobs_2: phiforgeJobs2 === undefined ? null : +(phiforgeJobs2 / directTotal).toFixed(3),

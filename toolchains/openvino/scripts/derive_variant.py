@@ -352,7 +352,10 @@ def rounded_to_f16(tensors: list) -> list:
         half = np.empty(bits.size, np.float16)
         halves.append(half)
         slices += [(bits[start : start + ROUNDING_SLICE], half[start : start + ROUNDING_SLICE]) for start in range(0, bits.size, ROUNDING_SLICE)]
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+    # The cores this process may run on (a container or taskset can allow fewer than the machine has);
+    # Windows and macOS have no affinity call.
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    with ThreadPoolExecutor(max_workers=cores) as pool:
         list(pool.map(lambda pair: round_slice(*pair), slices))
     return halves
 

@@ -308,7 +308,7 @@ def bf16_to_f16(model) -> int:
     halves = rounded_to_f16([op.get_tensor_view().data for op in constants])
     for op, half in zip(constants, halves):
         # Shared: the f16 data is already in its final layout, and a copy of 7.6 GB (Phi-3-mini)
-        # would cost as much as the rounding. The array lives as long as the constant.
+        # would cost as much as the rounding. The constant keeps a reference to the array.
         replacement = opset13.constant(half.reshape(list(op.get_output_shape(0))), dtype=ov.Type.f16, shared_memory=True)
         replacement.set_friendly_name(op.get_friendly_name())
         replacement.output(0).get_tensor().set_names(op.output(0).get_names())
@@ -316,9 +316,9 @@ def bf16_to_f16(model) -> int:
     return len(constants)
 
 
-# Elements per slice: a slice's 32-bit scratch (4 MiB) stays in a core's cache, where whole-tensor
-# temporaries (15 GB of float32 for Phi-3-mini) made the rounding of Phi-3-mini take 24 s, most of it first touches
-# of fresh memory.
+# Elements per slice: a slice's 32-bit scratch (4 MiB) stays in a core's cache. Whole-tensor
+# temporaries (15 GB of float32 for Phi-3-mini) made its rounding take 24 s, mostly first touches of
+# fresh memory.
 ROUNDING_SLICE = 1 << 20
 
 
@@ -327,7 +327,7 @@ def rounded_to_f16(tensors: list) -> list:
 
     bf16 is the high half of a float32, so shifting the bits up gives the exact float32 value, and
     numpy's float32 -> float16 cast rounds it to nearest even with overflow to inf, as torch does.
-    Slices are rounded on every core (numpy releases the GIL inside the cast).
+    Slices are rounded on every core this process may use (numpy releases the GIL inside the cast).
     """
     import os
     import threading

@@ -10,7 +10,7 @@ describe('phiforge plan', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     // The model is linked into the step's folder as `model`, so the path optimum records is the same on every machine.
     expect(result.stdout).toMatch(
-      /\$ \(cd \S+ && ln -sfn \S+\/hf\/models--microsoft--Phi-3-mini-4k-instruct\/snapshots\/0a67737cc96d2554230f90338b163bc6380a2a85 model && env HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TMPDIR=\S+\/scratch \S+\/bin\/optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0\.6 --sym --trust-remote-code out\)/,
+      /\$ \(cd \S+ && ln -sfn \S+\/hf\/models--microsoft--Phi-3-mini-4k-instruct\/snapshots\/0a67737cc96d2554230f90338b163bc6380a2a85 model && env HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TMPDIR=\S+\/scratch GLIBC_TUNABLES=glibc\.malloc\.hugetlb=1 \S+\/bin\/optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0\.6 --sym --trust-remote-code out\)/,
     );
     expect(result.stdout).toContain('download microsoft/Phi-3-mini-4k-instruct@0a67737cc96d2554230f90338b163bc6380a2a85');
   });
@@ -22,7 +22,20 @@ describe('phiforge plan', () => {
     const exportStep = JSON.parse(result.stdout).steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.argv.slice(1)).toEqual(['export', 'openvino', '--model', 'model', '--task', 'text-generation-with-past', '--weight-format', 'fp16', '--trust-remote-code', 'out']);
     // Temporary files go into the step's own folder (on the cache's disk; a final move is a rename).
-    expect(exportStep.env).toEqual({ HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1', TMPDIR: path.join(path.dirname(path.dirname(exportStep.output)), 'tmp', path.basename(path.dirname(exportStep.output)), 'scratch') });
+    expect(exportStep.env).toEqual({ HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1', TMPDIR: path.join(path.dirname(path.dirname(exportStep.output)), 'tmp', path.basename(path.dirname(exportStep.output)), 'scratch'), GLIBC_TUNABLES: 'glibc.malloc.hugetlb=1' });
+  });
+
+  it("asks glibc for huge pages in converters, keeping the user's own GLIBC_TUNABLES and their hugetlb choice", async () => {
+    const cwd = await workspace();
+    const exportEnv = async (tunables: string | undefined) => {
+      const result = await runCli(['plan', path.join(REPO_ROOT, 'recipes', 'phi3-fp16-ov.yaml'), '--json'], { cwd, env: { HF_HUB_OFFLINE: '1', GLIBC_TUNABLES: tunables } });
+      expect(result.exitCode, result.stderr).toBe(0);
+      return JSON.parse(result.stdout).steps.find((step: { id: string }) => step.id === 'export').env;
+    };
+    expect((await exportEnv(undefined)).GLIBC_TUNABLES).toBe('glibc.malloc.hugetlb=1');
+    expect((await exportEnv('glibc.malloc.arena_max=2')).GLIBC_TUNABLES).toBe('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1');
+    // Theirs is inherited as it is: the step adds nothing.
+    expect(await exportEnv('glibc.malloc.arena_max=2:glibc.malloc.hugetlb=0')).not.toHaveProperty('GLIBC_TUNABLES');
   });
 
   it('gives the same keys for the same recipe and different keys when the quantization changes', async () => {

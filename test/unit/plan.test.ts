@@ -6,7 +6,7 @@ import { phiforge as runCli } from '../support/in-process.js';
 describe('phiforge plan', () => {
   it("shows the guide's exact optimum-cli flags for the hub INT4 recipe, without running or downloading anything", async () => {
     const cwd = await workspace();
-    const result = await runCli(['plan', path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml')], { cwd, env: { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(cwd, 'hf') } });
+    const result = await runCli(['plan', path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml')], { cwd, env: { HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(cwd, 'hf'), GLIBC_TUNABLES: undefined } });
     expect(result.exitCode, result.stderr).toBe(0);
     // The model is linked into the step's folder as `model`, so the path optimum records is the same on every machine.
     expect(result.stdout).toMatch(
@@ -17,7 +17,7 @@ describe('phiforge plan', () => {
 
   it('shows the FP16 recipe with only --weight-format fp16', async () => {
     const cwd = await workspace();
-    const result = await runCli(['plan', path.join(REPO_ROOT, 'recipes', 'phi3-fp16-ov.yaml'), '--json'], { cwd, env: { HF_HUB_OFFLINE: '1' } });
+    const result = await runCli(['plan', path.join(REPO_ROOT, 'recipes', 'phi3-fp16-ov.yaml'), '--json'], { cwd, env: { HF_HUB_OFFLINE: '1', GLIBC_TUNABLES: undefined } });
     expect(result.exitCode, result.stderr).toBe(0);
     const exportStep = JSON.parse(result.stdout).steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.argv.slice(1)).toEqual(['export', 'openvino', '--model', 'model', '--task', 'text-generation-with-past', '--weight-format', 'fp16', '--trust-remote-code', 'out']);

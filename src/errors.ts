@@ -67,6 +67,12 @@ export interface StepFailure {
   signal?: string;
   /** True when the kernel's OOM killer ended the process (SIGKILL with no one else asking for it). */
   likelyOutOfMemory: boolean;
+  /**
+   * Set when the process most likely ran out of disk: its stderr says so, or the file system it wrote
+   * to is (nearly) full after it failed. Converters rarely say it plainly (OpenVINO's serializer
+   * reports "basic_ios::clear: iostream error").
+   */
+  outOfDisk?: { dir: string; freeBytes?: number };
   stderrTail: string[];
   logPath: string;
 }
@@ -78,10 +84,13 @@ export class StepFailedError extends PhiforgeError {
   constructor(readonly failure: StepFailure) {
     super(
       `step ${failure.step} ${failure.signal ? `was killed by ${failure.signal}` : `exited with code ${failure.exitCode}`}` +
-        (failure.likelyOutOfMemory ? ' (most likely the kernel killed it for lack of memory)' : ''),
+        (failure.likelyOutOfMemory ? ' (most likely the kernel killed it for lack of memory)' : '') +
+        (failure.outOfDisk ? ` (most likely it ran out of disk: ${failure.outOfDisk.freeBytes === undefined ? 'its output says so' : `${(failure.outOfDisk.freeBytes / 2 ** 20).toFixed(0)} MiB free`} on the disk holding ${failure.outOfDisk.dir})` : ''),
     );
     if (failure.likelyOutOfMemory) {
       this.hint = 'Free memory, add swap, or build on a larger machine: `phiforge doctor <recipe>` estimates what the build needs.';
+    } else if (failure.outOfDisk) {
+      this.hint = 'Free some space (phiforge cache gc removes what no build can reuse), or point --cache-dir at a larger disk: `phiforge doctor <recipe>` estimates the disk a build needs.';
     }
   }
   override toJSON() {
@@ -230,11 +239,14 @@ export class FileSystemError extends PhiforgeError {
     this.hint = hint ?? FILE_SYSTEM_HINTS[systemCode];
   }
 
-  /** The typed form of a Node.js system error, or undefined for any other error. */
-  static from(error: unknown): FileSystemError | undefined {
+  /**
+   * The typed form of a Node.js system error, or undefined for any other error. `writing` names the
+   * file for errors that carry no path (a write stream's ENOSPC).
+   */
+  static from(error: unknown, writing?: string): FileSystemError | undefined {
     const system = error as NodeJS.ErrnoException;
     if (!(error instanceof Error) || typeof system.code !== 'string' || !(system.code in FILE_SYSTEM_HINTS)) return undefined;
-    const target = system.path ?? (system as { dest?: string }).dest ?? /'([^']+)'/.exec(system.message)?.[1] ?? '(unknown path)';
+    const target = system.path ?? (system as { dest?: string }).dest ?? /'([^']+)'/.exec(system.message)?.[1] ?? writing ?? '(unknown path)';
     return new FileSystemError(target, system.code, system.syscall ?? 'use');
   }
 }

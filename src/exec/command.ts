@@ -2,7 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { FileSystemError, InterruptedError, StepFailedError } from '../errors.js';
+import { FileSystemError, InterruptedError, StepFailedError, type StepFailure } from '../errors.js';
+import { freeBytes } from './preflight.js';
 
 // execa is loaded when a command first runs: a build whose steps are all cached starts none, and
 // evaluating execa's modules is a tenth of such a build's time.
@@ -100,7 +101,7 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
   if (partial) stderrTail.push(partial);
   await new Promise<void>((resolve) => (log.destroyed ? resolve() : log.end(resolve)));
   throwIfInterrupted();
-  if (logError) throw FileSystemError.from(logError) ?? logError;
+  if (logError) throw FileSystemError.from(logError, logPath) ?? logError;
   if (result.exitCode === 0 && !result.signal) return { durationMs, exitCode: 0 };
 
   if (result.failed && result.exitCode === undefined && !result.signal) {
@@ -115,6 +116,7 @@ export async function runCommand(step: string, spec: CommandSpec, logPath: strin
     exitCode: result.exitCode,
     signal: result.signal,
     likelyOutOfMemory: killedForMemory,
+    outOfDisk: await outOfDisk(path.dirname(logPath), stderrTail),
     stderrTail: stderrTail.slice(-STDERR_TAIL_LINES),
     logPath,
   });
@@ -132,6 +134,20 @@ export async function captureCommand(program: string, args: string[]): Promise<C
   const { execa } = await execaLibrary();
   const result = await execa(program, args, { reject: false, stdin: 'ignore' });
   return { exitCode: result.exitCode, stdout: String(result.stdout ?? ''), stderr: String(result.stderr ?? '') };
+}
+
+const NO_SPACE = /No space left on device|\bENOSPC\b|\[Errno 28\]/;
+// Below this, a failed write was most likely the disk's fault: what a failing converter leaves
+// behind (its partial output, until phiforge removes the work folder) is usually still there.
+const NEARLY_FULL_BYTES = 256 * 2 ** 20;
+
+/** Where a failed command most likely ran out of disk, judged by its stderr and by the file system its log is on (the cache's). */
+async function outOfDisk(dir: string, stderrTail: string[]): Promise<StepFailure['outOfDisk']> {
+  const free = await freeBytes(dir);
+  const nearlyFull = free !== undefined && free < NEARLY_FULL_BYTES;
+  if (!nearlyFull && !stderrTail.some((line) => NO_SPACE.test(line))) return undefined;
+  // Said but no longer full (the converter removed its temporary files as it failed): no figure.
+  return nearlyFull ? { dir, freeBytes: free } : { dir };
 }
 
 /** The cgroup's count of OOM kills, to tell a memory kill from any other SIGKILL where the kernel says. */

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { stepKey } from '../../src/cache/step-cache.js';
 import type { Context } from '../../src/context.js';
 import { executePlan } from '../../src/engine/build.js';
@@ -63,6 +63,13 @@ function planOf(recipe: Plan['recipe'], steps: PlannedStep[]): Plan {
   return { recipe: { ...recipe, pipeline: { ...recipe.pipeline, name: 'fake', artifact: steps.at(-1)!.id, reference: undefined } }, steps: [MODEL, ...steps], toolchains: [] };
 }
 
+// The free space the engine sees after a failed command; undefined asks the real file system.
+const disk = vi.hoisted(() => ({ freeBytes: undefined as number | undefined }));
+vi.mock('../../src/exec/preflight.js', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('../../src/exec/preflight.js')>();
+  return { ...actual, freeBytes: async (dir: string) => disk.freeBytes ?? actual.freeBytes(dir) };
+});
+
 const WRITE_A = "require('fs').writeFileSync(process.argv[1] + '/a.txt', 'alpha')";
 const COPY_A_TO_B = "const fs = require('fs'); fs.writeFileSync(process.argv[1] + '/b.txt', fs.readFileSync(process.argv[2] + '/a.txt', 'utf8') + '+beta')";
 
@@ -105,12 +112,33 @@ describe('engine', () => {
     expect(error).toBeInstanceOf(StepFailedError);
     const { failure } = error as StepFailedError;
     expect(failure).toMatchObject({ step: 'a', exitCode: 3, likelyOutOfMemory: false });
+    expect(failure.outOfDisk).toBeUndefined();
     expect(failure.stderrTail).toEqual(['first line', 'converter exploded']);
     expect(failure.commandLine).toContain(`${process.execPath} -e`);
     expect(await readFile(failure.logPath, 'utf8')).toContain('converter exploded');
     expect(await readFile(path.join(published.artifactDir, 'manifest.json'), 'utf8')).toBe(before);
     expect((await readdir(context.outRoot)).sort()).toEqual(['fake']);
     expect(existsSync(failing.outDir)).toBe(false);
+  });
+
+  it('says when a failed command most likely ran out of disk: its stderr says so, or the disk is full afterwards', async () => {
+    const { context, recipe } = await setup();
+    const said = nodeStep(context, 'a', "console.error('OSError: [Errno 28] No space left on device'); process.exit(1)");
+    const error = (await executePlan(context, planOf(recipe, [said])).catch((caught: unknown) => caught)) as StepFailedError;
+    expect(error).toBeInstanceOf(StepFailedError);
+    expect(error.message).toBe(`step a exited with code 1 (most likely it ran out of disk: its output says so on the disk holding ${path.join(context.cacheRoot, 'logs', 'fake')})`);
+    expect(error.hint).toContain('phiforge cache gc');
+
+    // OpenVINO's serializer says only "iostream error"; the file system, nearly full, tells.
+    const silent = nodeStep(context, 'a', "console.error('RuntimeError: basic_ios::clear: iostream error'); process.exit(1)", { salt: 'silent' });
+    disk.freeBytes = 12 * 2 ** 20;
+    try {
+      const full = (await executePlan(context, planOf(recipe, [silent])).catch((caught: unknown) => caught)) as StepFailedError;
+      expect(full.message).toContain('(most likely it ran out of disk: 12 MiB free on the disk holding ');
+      expect(full.toJSON()).toMatchObject({ outOfDisk: { freeBytes: 12 * 2 ** 20 }, hint: expect.stringContaining('--cache-dir') });
+    } finally {
+      disk.freeBytes = undefined;
+    }
   });
 
   it('names the signal when a command is killed', async () => {

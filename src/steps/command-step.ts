@@ -53,7 +53,7 @@ export async function planCommandStep(input: PlanInput, summary: string, work: C
  * 43.1 s instead of 50.4 s, with the same bytes. The user's own tunables are kept, and their choice of
  * glibc.malloc.hugetlb wins. Converters only: validation runs as the upstream tools run.
  */
-export function converterMallocTunables(platform: NodeJS.Platform, inherited: string | undefined): string | undefined {
+function converterMallocTunables(platform: NodeJS.Platform, inherited: string | undefined): string | undefined {
   if (platform !== 'linux') return undefined;
   if (inherited?.split(':').some((tunable) => tunable.startsWith('glibc.malloc.hugetlb='))) return undefined;
   return inherited ? `${inherited}:glibc.malloc.hugetlb=1` : 'glibc.malloc.hugetlb=1';

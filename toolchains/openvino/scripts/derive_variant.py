@@ -67,6 +67,7 @@ import re
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 
@@ -255,12 +256,33 @@ def check_uncompressed(model) -> None:
             raise RequestError("the base IR was saved with FP16 compression (an fp16 export): derive from an uncompressed base")
 
 
+@contextmanager
+def compression_buffers_kept():
+    """NNCF runs a small compiled OpenVINO model per weight and releases its buffers after every call
+    (OVModelParameters.release_memory), so each call faults in and zeroes fresh pages. At Phi-3-mini
+    size, in an INT4 g128 ratio 0.6 derivation, that was 27-32 s of kernel time against 34 s of user
+    time, mostly in the mixed-precision ranking; kept, the kernel time is 18 s and the derivation
+    takes 33.7 s instead of 40.6 s. The cost is 1.7 GiB more at the peak (four float32 copies of a
+    decoder layer's weights), until NNCF drops its compiled models at the end of compress_weights;
+    channel-wise INT4 and INT8 keep their peaks and times. The arithmetic, and so the bytes, are
+    unchanged."""
+    import openvino as ov
+
+    release = ov.CompiledModel.release_memory
+    ov.CompiledModel.release_memory = lambda self: None
+    try:
+        yield
+    finally:
+        ov.CompiledModel.release_memory = release
+
+
 def compress_weights(model, quantization: dict):
     import nncf
 
     arguments = nncf_arguments(quantization)
     try:
-        compressed = nncf.compress_weights(model, dataset=None, **arguments)
+        with compression_buffers_kept():
+            compressed = nncf.compress_weights(model, dataset=None, **arguments)
     except nncf.InvalidGroupSizeError as err:
         # A group size that does not divide a layer's width is a recipe error, not a crash. NNCF
         # lists every failing layer; one line names the first and counts them.

@@ -322,9 +322,8 @@ export const openVino: Backend = {
   // direct INT4 export 10.4 GiB (ratio 0.6) and 12.0 GiB (ratio 1.0), direct FP16 export 23.8 GiB,
   // CPU runner 5.4 GiB (INT4) and 14.2 GiB (FP16), emulated NPU runner 20.3 GiB, emulated NPU compile
   // 22.1 GiB with a 4.05 GB blob beside a 2.07 GB IR. The shared path, same model: conversion 8.1 GiB,
-  // derivations 14.4 GiB (FP16) and 10.0 GiB (INT4 ratio 0.6) in the bench's process tree, 9.0 GiB
-  // (INT4 channel-wise) for the script alone; 11.65 GiB for INT4 ratio 0.6 once NNCF's buffers are
-  // kept (derive_variant.py), channel-wise and INT8 unchanged.
+  // derivations 14.4 GiB (FP16) and 11.7 GiB (INT4 ratio 0.6, NNCF's buffers kept) in the bench's
+  // process tree, 9.0 GiB (INT4 channel-wise) for the script alone.
   estimateStep(kind, recipe, model) {
     const checkpoint = model.parameters * model.checkpointBytesPerWeight;
     const ir = irBytes(recipe.quantization, model);

@@ -7,21 +7,28 @@
 //  2. concurrent publishes: many builds of two cached recipes (INT4 and FP16 of one model) publish
 //     into the same dist/<name> at once; all must succeed, the folder must end whole, and no staging
 //     folder may be left beside it.
-// Prints the counts as JSON; every count of failures must be 0.
-//   node bench/faults.mjs [kills=50] [publishes=300] [at-once=16]
+//  3. hostile command sequences: random sequences of 1 to 4 commands (build, cache gc / clean / verify,
+//     validate, publish --dry-run, report) with hostile options (--name ../victim, --cache-dir . in a
+//     checkout, --out inside the cache, the cache inside --out, repeated options) and hostile
+//     artifacts (a README.md, a weight file or validation/ that link out of the folder, a link to /).
+//     A sentinel tree of a user's files (a sibling folder, a checkout, the targets of those links) is
+//     hashed before and after every sequence: no file of it may change or vanish, and no command may
+//     end in an internal error.
+// Prints the counts as JSON; every count of failures must be 0. A count of 0 skips that campaign.
+//   node bench/faults.mjs [kills=50] [publishes=300] [at-once=16] [sequences=200]
 // Needs `npm run build`. Works in a scratch folder with its own cache, whose venvs are linked from
 // the repository's cache/ (so no kill lands in a 1.6 GB install; the e2e test covers that one).
 import { execa } from 'execa';
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, symlink } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cli = path.join(root, 'bin', 'phiforge.js');
-const [kills, publishes, atOnce] = [Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 300), Number(process.argv[4] ?? 16)];
+const [kills, publishes, atOnce, sequences] = [Number(process.argv[2] ?? 50), Number(process.argv[3] ?? 300), Number(process.argv[4] ?? 16), Number(process.argv[5] ?? 200)];
 const int4 = path.join(root, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 const fp16 = path.join(root, 'recipes', 'demo', 'phi3-tiny-fp16-ov.yaml');
 
@@ -57,7 +64,7 @@ const leftovers = async (out) => (existsSync(out) ? (await readdir(out)).filter(
 const warm = await phiforge(['build', int4, '--out', path.join(scratch, 'dist')], { stderr: 'inherit' });
 if (warm.exitCode !== 0) throw new Error('the warm-up build failed');
 let started = performance.now();
-await phiforge(['build', int4, '--force', '--out', path.join(scratch, 'dist')]);
+if (kills > 0) await phiforge(['build', int4, '--force', '--out', path.join(scratch, 'dist')]);
 const forcedSeconds = (performance.now() - started) / 1000;
 
 const killCampaign = { rounds: kills, forced_build_s: +forcedSeconds.toFixed(1), killed_at_s: [], left: {}, looked_complete_but_damaged: [], failed_reruns: [] };
@@ -83,7 +90,7 @@ killCampaign.kills_that_landed = killCampaign.killed_at_s.filter((value) => valu
 // Concurrent publishes: both recipes are cached now (FP16 after one build), so each run is planning,
 // checks and the publish itself.
 const contested = path.join(scratch, 'contested');
-await phiforge(['build', fp16, '--out', path.join(scratch, 'dist')]);
+if (publishes > 0) await phiforge(['build', fp16, '--out', path.join(scratch, 'dist')]);
 const failedPublishes = [];
 started = performance.now();
 let next = 0;
@@ -94,16 +101,18 @@ async function worker() {
     if (result.exitCode !== 0) failedPublishes.push({ index, exitCode: result.exitCode, stderr: result.stderr.slice(-600) });
   }
 }
-await Promise.all(Array.from({ length: atOnce }, worker));
+if (publishes > 0) await Promise.all(Array.from({ length: atOnce }, worker));
 const publishCampaign = {
   publishes,
   at_once: atOnce,
   seconds: +((performance.now() - started) / 1000).toFixed(1),
   failed: failedPublishes.length,
-  final_state: await inspect(path.join(contested, 'contested')),
+  final_state: publishes > 0 ? await inspect(path.join(contested, 'contested')) : 'skipped',
   leftovers: await leftovers(contested),
   failures: failedPublishes.slice(0, 5),
 };
+
+const hostileCampaign = await hostileSequences(sequences);
 
 await rm(scratch, { recursive: true, force: true });
 console.log(
@@ -112,9 +121,119 @@ console.log(
       bench: 'faults',
       kill_campaign: { ...killCampaign, looked_complete_but_damaged: killCampaign.looked_complete_but_damaged.length, failed_reruns: killCampaign.failed_reruns.length, details: [...killCampaign.looked_complete_but_damaged, ...killCampaign.failed_reruns].slice(0, 5) },
       publish_campaign: publishCampaign,
-      goal: 'looked_complete_but_damaged 0, failed_reruns 0, publish failed 0, final_state whole, leftovers []',
+      hostile_campaign: hostileCampaign,
+      machine: `${os.cpus()[0]?.model} x${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB`,
+      goal: 'looked_complete_but_damaged 0, failed_reruns 0, publish failed 0, final_state whole, leftovers [], sentinel_files_changed 0, internal_errors 0',
     },
     null,
     2,
   ),
 );
+
+/** Every regular file under `dir` (links not followed) with its sha256. */
+async function treeDigests(dir) {
+  const found = new Map();
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) found.set(path.join(entry.parentPath, entry.name), await sha256(path.join(entry.parentPath, entry.name)));
+  }
+  return found;
+}
+
+/**
+ * Campaign 3. The sentinel tree is a user's: home/victim (a sibling of the output folder),
+ * home/checkout (a source checkout someone runs phiforge in) and home/secret.txt (what hostile links
+ * in artifacts point at). phiforge's own folders are scratch/cache and scratch/dist.
+ */
+async function hostileSequences(count) {
+  if (count <= 0) return { sequences: 0 };
+  const home = path.join(scratch, 'home');
+  const files = {
+    'victim/thesis.tex': 'four years of work\n',
+    'victim/data/results.csv': 'a,b\n1,2\n',
+    'checkout/package.json': '{"name":"mine"}\n',
+    'checkout/toolchains/openvino/requirements.in': 'optimum-intel\n',
+    'checkout/logs/keep.txt': 'mine\n',
+    'checkout/steps/notes.md': 'mine\n',
+    'secret.txt': 'do not publish me\n',
+  };
+  for (const [file, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(home, file)), { recursive: true });
+    await writeFile(path.join(home, file), content);
+  }
+  // Hostile artifacts: copies of the demo artifact whose links lead out of the folder.
+  const built = path.join(scratch, 'dist', 'phi3-tiny-int4-ov');
+  const evil = path.join(scratch, 'evil');
+  const hostileArtifacts = {
+    'readme-link': async (dir) => symlink(path.join(home, 'secret.txt'), path.join(dir, 'README.md')),
+    'weights-link': async (dir) => {
+      await rm(path.join(dir, 'openvino_tokenizer.xml'));
+      await symlink(path.join(home, 'secret.txt'), path.join(dir, 'openvino_tokenizer.xml'));
+    },
+    'validation-link': async (dir) => {
+      await rm(path.join(dir, 'validation'), { recursive: true, force: true });
+      await symlink(path.join(home, 'victim', 'data'), path.join(dir, 'validation'));
+    },
+    'root-link': async (dir) => symlink('/', path.join(dir, 'everything')),
+    'loop-link': async (dir) => symlink(path.join(dir, 'loop'), path.join(dir, 'loop')),
+  };
+  for (const [name, make] of Object.entries(hostileArtifacts)) {
+    await cp(built, path.join(evil, name), { recursive: true, verbatimSymlinks: true });
+    await make(path.join(evil, name));
+  }
+  const sentinel = await treeDigests(home);
+
+  const pick = (list) => list[Math.floor(Math.random() * list.length)];
+  const names = ['../victim', '', 'a'.repeat(300), '.', '..', 'victim', 'checkout', 'ok-name', '../home/checkout', 'x/../../home'];
+  const outs = [path.join(home, 'victim'), home, path.join(home, 'checkout'), path.join(cache, 'steps'), path.join(scratch, 'dist'), cache, path.join(scratch, 'dist', 'phi3-tiny-int4-ov', 'cache'), '.'];
+  const caches = ['.', '', path.join(home, 'checkout'), path.join(home, 'victim'), home, path.join(scratch, 'dist'), path.join(scratch, 'dist', 'phi3-tiny-int4-ov', 'cache'), path.join(cache, 'steps'), cache, cache];
+  const artifacts = [...Object.keys(hostileArtifacts).map((name) => path.join(evil, name)), built, path.join(home, 'victim'), home];
+  const cwds = [scratch, home, path.join(home, 'checkout'), path.join(home, 'victim')];
+  // The real cache's venvs are links, and a new cache would install venvs of its own (minutes): a
+  // command that would install goes to the real cache, or to one that is refused, or to the cache
+  // nested in the artifact with --out around it (refused as overlapping).
+  const nested = path.join(scratch, 'dist', 'phi3-tiny-int4-ov', 'cache');
+  const installing = (cacheDir) => (cacheDir === nested ? ['--out', path.join(scratch, 'dist'), '--cache-dir', cacheDir] : ['--out', pick(outs), '--cache-dir', cacheDir]);
+  const command = () => {
+    const cacheDir = pick(caches);
+    const kinds = [
+      () => ['build', int4, '--no-validate', '--name', pick(names), ...installing(cacheDir)],
+      () => ['build', int4, '--no-validate', ...installing(cacheDir), ...(Math.random() < 0.3 ? ['--cache-dir', pick(caches)] : [])],
+      () => ['cache', 'gc', ...(Math.random() < 0.5 ? ['--older-than', '0'] : []), '--cache-dir', pick(caches.filter((dir) => dir !== cache))],
+      () => ['cache', cacheDir === cache ? 'verify' : 'clean', ...(cacheDir !== cache && Math.random() < 0.5 ? ['--all'] : []), '--cache-dir', cacheDir],
+      () => ['validate', pick(artifacts), '--cache-dir', pick(caches.filter((dir) => dir !== nested))],
+      () => ['publish', pick(artifacts), '--dry-run', '--repo', 'someone/model', '--allow-unvalidated'],
+      () => ['report', pick(artifacts), '--html', path.join(scratch, 'report.html')],
+    ];
+    return pick(kinds)();
+  };
+
+  const campaign = { sequences: count, commands: 0, exit_codes: {}, sentinel_files_changed: 0, internal_errors: 0, seconds: 0, details: [] };
+  const started = performance.now();
+  for (let round = 0; round < count; round++) {
+    const steps = Array.from({ length: 1 + Math.floor(Math.random() * 4) }, () => ({ cwd: pick(cwds), args: command() }));
+    for (const step of steps) {
+      const result = await execa(process.execPath, [cli, ...step.args], { cwd: step.cwd, reject: false, stdin: 'ignore', env: { HF_TOKEN: 'hf_not_a_token' } });
+      campaign.commands++;
+      campaign.exit_codes[result.exitCode] = (campaign.exit_codes[result.exitCode] ?? 0) + 1;
+      if (/internal error/.test(result.stderr)) {
+        campaign.internal_errors++;
+        if (campaign.details.length < 10) campaign.details.push({ round, step, stderr: result.stderr.slice(-600) });
+      }
+    }
+    const after = await treeDigests(home);
+    const changed = [...sentinel].filter(([file, digest]) => after.get(file) !== digest).map(([file]) => path.relative(home, file));
+    if (changed.length > 0) {
+      campaign.sentinel_files_changed += changed.length;
+      if (campaign.details.length < 10) campaign.details.push({ round, steps, changed });
+      // Put the user's files back, so one failure is not counted again in every later round.
+      for (const [file, content] of Object.entries(files)) {
+        await rm(path.join(home, file), { recursive: true, force: true });
+        await mkdir(path.dirname(path.join(home, file)), { recursive: true });
+        await writeFile(path.join(home, file), content);
+      }
+    }
+    process.stderr.write(`hostile ${round + 1}/${count}: ${steps.map((step) => step.args.slice(0, 2).join(' ')).join(' ; ')}${changed.length ? ` CHANGED ${changed.join(', ')}` : ''}\n`);
+  }
+  campaign.seconds = +((performance.now() - started) / 1000).toFixed(1);
+  return campaign;
+}

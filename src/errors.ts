@@ -127,6 +127,23 @@ export class ToolchainError extends PhiforgeError {
   }
 }
 
+/**
+ * The Python that venvs are made from (PHIFORGE_PYTHON, else python3 on PATH) is not there, or is
+ * not the version the locks were resolved for: the user's to fix, so bad input, not a failed step.
+ */
+export class PythonInterpreterError extends PhiforgeError {
+  readonly code = 'PYTHON_INTERPRETER';
+  readonly exitCode = ExitCode.badInput;
+  constructor(
+    readonly python: string,
+    message: string,
+    hint: string,
+  ) {
+    super(message);
+    this.hint = hint;
+  }
+}
+
 /** The model hub refused or failed a request. */
 export class HubError extends PhiforgeError {
   readonly code = 'HUB';
@@ -211,6 +228,32 @@ export class ArtifactMismatchError extends PhiforgeError {
   }
 }
 
+/** An entry of an artifact folder and why phiforge will not read, ship or write through it. */
+export interface RefusedEntry {
+  /** Relative to the artifact folder. */
+  file: string;
+  /** "is a link to ../x (/abs/x), outside the artifact folder", "is a FIFO (named pipe)". */
+  problem: string;
+}
+
+/**
+ * An artifact folder holds what phiforge will not follow or open: a link leading out of the folder, to
+ * nothing, in a loop or to a folder, or a FIFO, socket or device. Reading through one would validate or
+ * publish bytes the artifact does not hold (or block, or walk a whole file system).
+ */
+export class ArtifactEntryError extends PhiforgeError {
+  readonly code = 'ARTIFACT_ENTRY_REFUSED';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    readonly entries: RefusedEntry[],
+  ) {
+    super(`${artifact} holds ${entries.length === 1 ? 'an entry' : `${entries.length} entries`} phiforge will not follow or open:\n  - ${entries.map((entry) => `${entry.file} ${entry.problem}`).join('\n  - ')}`);
+    this.hint =
+      'An artifact holds its own files: replace each such link with a copy of the file it points to (cp --remove-destination "$(readlink -f FILE)" FILE) or remove it, and remove FIFOs, sockets and devices. Links into the Hugging Face cache\'s blobs/ of the same repository, as snapshot_download makes them, are accepted.';
+  }
+}
+
 /** What a failed file operation means for the user, by the code the system gave. */
 const FILE_SYSTEM_HINTS: Record<string, string> = {
   ENOSPC: 'The disk is full: free some space (phiforge cache gc removes what no build can reuse) or point --cache-dir / --out at a larger disk.',
@@ -288,6 +331,65 @@ export class NotValidatedError extends PhiforgeError {
   ) {
     super(`${artifact} has no passing validation of its files:\n  - ${reasons.join('\n  - ')}`);
     this.hint = `Measure it on a device first: \`phiforge validate ${artifact}\`. To publish it anyway, pass --allow-unvalidated (the model card then says it was not validated).`;
+  }
+}
+
+/**
+ * A key file given to sign (--key, --sign-key) or to trust signatures (--require-signature,
+ * PHIFORGE_TRUSTED_KEYS) cannot serve: missing, unreadable, not an Ed25519 key, encrypted, or the
+ * wrong half of the pair. Bad input: nothing was signed or checked with it.
+ */
+export class KeyFileError extends PhiforgeError {
+  readonly code = 'KEY_FILE';
+  readonly exitCode = ExitCode.badInput;
+  constructor(
+    readonly file: string,
+    /** Where it was named: `--key`, `--require-signature`, `PHIFORGE_TRUSTED_KEYS`. */
+    readonly option: string,
+    problem: string,
+    hint: string,
+  ) {
+    super(`${option} ${file}: ${problem}`);
+    this.hint = hint;
+  }
+}
+
+/**
+ * An artifact's signed statements do not hold: provenance.json or a device result's .sig is not a
+ * DSSE envelope phiforge can read, a signature does not verify, or the files are not the ones signed.
+ * Never waived (no option skips it): a signature that does not match is a sign of tampering.
+ */
+export class SignatureInvalidError extends PhiforgeError {
+  readonly code = 'SIGNATURE_INVALID';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    /** The signature file, relative to the artifact folder: provenance.json, validation/CPU-host.json.sig. */
+    readonly file: string,
+    /** One line each: what failed, naming the file. */
+    readonly problems: string[],
+    hint?: string,
+  ) {
+    super(`${artifact}: ${file} does not hold for these files:${problems.length === 1 ? ` ${problems[0]}` : `\n  - ${problems.join('\n  - ')}`}`);
+    this.hint =
+      hint ??
+      'Someone or something changed the artifact after it was signed: get it again from where it was published (or rebuild it), and sign it again only if you made the change yourself (`phiforge sign <artifact> --key <file>`).';
+  }
+}
+
+/** --require-signature (or PHIFORGE_TRUSTED_KEYS) asked for a signature by a trusted key, and there is none. */
+export class SignatureUntrustedError extends PhiforgeError {
+  readonly code = 'SIGNATURE_UNTRUSTED';
+  readonly exitCode = ExitCode.failed;
+  constructor(
+    readonly artifact: string,
+    /** One line each: what is unsigned or signed by which other key. */
+    readonly problems: string[],
+    /** The fingerprints of the trusted keys. */
+    readonly trusted: string[],
+  ) {
+    super(`${artifact} is not signed by a trusted key (${trusted.join(', ')}):${problems.length === 1 ? ` ${problems[0]}` : `\n  - ${problems.join('\n  - ')}`}`);
+    this.hint = 'Check that you named the right public key, and that the artifact is the one its publisher signed: `phiforge sign <artifact> --key <private key>` signs an artifact, `phiforge validate <artifact> --sign-key <private key>` its device results.';
   }
 }
 

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { MANIFEST_FILE } from '../artifact/manifest.js';
 import type { DeviceClass } from '../backends/types.js';
+import { ARTIFACT_NAME_HINT, artifactNameProblem, refuseForeignArtifactFolder } from '../cache/ownership.js';
 import type { Context } from '../context.js';
 import { UsageError } from '../errors.js';
 import { executePlan, type BuildResult } from '../engine/build.js';
@@ -10,7 +11,9 @@ import { planRecipe, type Plan } from '../pipeline/plan.js';
 import { resolveRecipe, type ResolvedRecipe } from '../pipeline/resolve.js';
 import type { ValidationReport } from '../validate/evaluate.js';
 import { validateArtifact } from '../validate/run-artifact.js';
-import { checkResources } from './resources.js';
+import type { SigningKey } from '../artifact/keys.js';
+import { checkResources, refuseOverBudget } from './resources.js';
+import { signAfterBuild, signDeviceResults } from './sign.js';
 
 export interface BuildOptions {
   /** Replace each recipe's model: a local folder or hub id[@revision]. */
@@ -21,9 +24,15 @@ export interface BuildOptions {
   /** Measure the artifacts after building them (--no-validate builds only). */
   validate?: boolean;
   requireDevice?: boolean;
+  /** Fail an NPU target whose shipped blob does not fit the runner, rather than compile the IR in its place. */
+  requireBlob?: boolean;
   deviceClasses?: DeviceClass[];
   /** How many recipes' artifacts may be built at once; validation always runs one artifact at a time. */
   jobs?: number;
+  /** Sign each artifact as it is published (provenance.json), and its device results (--sign-key). */
+  signKey?: SigningKey;
+  /** Refuse, before the first step, a build with a step estimated above this many bytes (--memory-budget). */
+  memoryBudgetBytes?: number;
 }
 
 export interface Outcome {
@@ -42,12 +51,18 @@ export interface Outcome {
  */
 export async function buildRecipes(context: Context, files: string[], options: BuildOptions = {}): Promise<Outcome[]> {
   if (options.name !== undefined && files.length > 1) throw new UsageError('--name names one artifact, but several recipes were given', 'Build them one at a time, or leave --name out.');
+  const nameProblem = options.name === undefined ? undefined : artifactNameProblem(options.name);
+  if (nameProblem) throw new UsageError(`--name ${JSON.stringify(options.name)}: ${nameProblem}`, ARTIFACT_NAME_HINT);
   const plans = await planTogether(context, files, options);
+  if (options.memoryBudgetBytes !== undefined) await refuseOverBudget(context, plans, options.memoryBudgetBytes, { jobs: options.jobs ?? 1, validate: options.validate !== false });
   const built = await forEachConcurrently(plans, options.jobs ?? 1, async (plan) => {
     if (plan instanceof Error) throw plan;
+    await refuseForeignArtifactFolder(context.outRoot, plan.recipe.recipe.name, MANIFEST_FILE);
     await refuseOtherModelsArtifact(context, plan);
     for (const warning of (await checkResources(context, plan, { download: false })).warnings) context.say(`warning: ${warning}`);
-    return executePlan(context, plan, { force: options.force, simpleProgress: (options.jobs ?? 1) > 1 });
+    const published = await executePlan(context, plan, { force: options.force, simpleProgress: (options.jobs ?? 1) > 1 });
+    await signAfterBuild(context, published.artifactDir, options.signKey);
+    return published;
   });
   const outcomes: Outcome[] = [];
   for (const [index, result] of built.entries()) {
@@ -64,7 +79,8 @@ export async function buildRecipes(context: Context, files: string[], options: B
     }
     try {
       // Earlier results stay valid only for the very same bytes; --force measures again.
-      const { report } = await validateArtifact(context, build.artifactDir, { requireDevice: options.requireDevice ?? false, deviceClasses: options.deviceClasses, reuse: !options.force });
+      const { report, results } = await validateArtifact(context, build.artifactDir, { requireDevice: options.requireDevice ?? false, requireBlob: options.requireBlob, deviceClasses: options.deviceClasses, reuse: !options.force });
+      await signDeviceResults(context, build.artifactDir, results, options.signKey);
       outcomes.push({ recipe: files[index], ok: report.passed, artifact: build.artifactDir, steps, validation: report });
     } catch (error) {
       if (files.length === 1) throw error;
@@ -75,19 +91,12 @@ export async function buildRecipes(context: Context, files: string[], options: B
 }
 
 /**
- * Plans every recipe, knowing what the others are: several OpenVINO variants of one model share one
- * PyTorch conversion, a lone one exports in one pass. Each slot holds a plan or that recipe's error.
+ * Plans every recipe before any is built, each from its own recipe alone: what the others are or what
+ * is cached never changes a plan, so a recipe ships the same bytes however it is built. Each slot
+ * holds a plan or that recipe's error.
  */
 async function planTogether(context: Context, files: string[], options: BuildOptions): Promise<Array<Plan | Error>> {
-  const resolved = await Promise.all(files.map((file) => resolveRecipe(file, options.model).then((recipe) => withName(recipe, options.name), (error: Error) => error)));
-  const first = await Promise.all(resolved.map((recipe) => (recipe instanceof Error ? recipe : planRecipe(context, recipe).catch((error: Error) => error))));
-  const variants = new Map<string, number>();
-  for (const plan of first) {
-    const model = plan instanceof Error ? undefined : plan.steps.find((step) => step.kind === 'model-source');
-    if (model && !(plan instanceof Error) && plan.recipe.backend.name === 'openvino') variants.set(model.key, (variants.get(model.key) ?? 0) + 1);
-  }
-  if (![...variants.values()].some((count) => count > 1)) return first;
-  return Promise.all(resolved.map((recipe) => (recipe instanceof Error ? recipe : planRecipe(context, recipe, { variantsOfModel: (key) => variants.get(key) ?? 1 }).catch((error: Error) => error))));
+  return Promise.all(files.map((file) => resolveRecipe(file, options.model).then((recipe) => planRecipe(context, withName(recipe, options.name))).catch((error: Error) => error)));
 }
 
 function withName(recipe: ResolvedRecipe, name: string | undefined): ResolvedRecipe {
@@ -104,6 +113,7 @@ async function refuseOtherModelsArtifact(context: Context, plan: Plan): Promise<
   if (!existsSync(existing)) return;
   let previous: { model?: { key?: string; override?: string } };
   try {
+    // refuseForeignArtifactFolder has read this manifest as a regular file already.
     previous = JSON.parse(await readFile(existing, 'utf8'));
   } catch {
     return;

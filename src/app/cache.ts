@@ -1,6 +1,8 @@
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { lockHeld } from '../cache/lock.js';
+import { removeInside } from '../cache/ownership.js';
 import { COMMITTED, readValidEntry, stepEntryDir, STEPS_DIR, WORK_DIR } from '../cache/step-cache.js';
 import { cachePath, type Context } from '../context.js';
 import { CacheDamagedError } from '../errors.js';
@@ -25,12 +27,15 @@ export interface StepEntryRow {
   bytes: number;
 }
 
+/** A step entry's folder name: its key, a sha256. Anything else under steps/ was not written by phiforge and is left alone. */
+const STEP_KEY = /^[0-9a-f]{64}$/;
+
 async function stepEntries(context: Context): Promise<StepEntryRow[]> {
   const root = cachePath(context, STEPS_DIR);
   if (!existsSync(root)) return [];
   const rows: StepEntryRow[] = [];
   for (const name of await readdir(root)) {
-    if (name === WORK_DIR) continue;
+    if (!STEP_KEY.test(name)) continue;
     const dir = path.join(root, name);
     const marker = await stat(path.join(dir, COMMITTED)).catch(() => undefined);
     const kind = await readFile(path.join(dir, 'entry.json'), 'utf8').then((text) => (JSON.parse(text) as { kind: string }).kind, () => '?');
@@ -48,7 +53,9 @@ async function venvs(context: Context): Promise<Array<{ dir: string; current: bo
     const toolchain = await loadToolchain(name);
     if (toolchain.lockDigest) current.add(venvDir(context, toolchain));
   }
-  return Promise.all((await readdir(root)).map(async (name) => ({ dir: path.join(root, name), current: current.has(path.join(root, name)), bytes: await sizeOf(path.join(root, name)) })));
+  // Only folders named as phiforge names venvs (<toolchain>-<lock digest prefix>) are venvs.
+  const names = (await readdir(root)).filter((name) => /^[a-z0-9][a-z0-9._-]*-[0-9a-f]{16}$/.test(name));
+  return Promise.all(names.map(async (name) => ({ dir: path.join(root, name), current: current.has(path.join(root, name)), bytes: await sizeOf(path.join(root, name)) })));
 }
 
 /** What the cache holds: step outputs and venvs, with their sizes. */
@@ -63,20 +70,23 @@ export async function collectGarbage(context: Context, olderThanDays?: number): 
   for (const row of await stepEntries(context)) {
     const old = cutoff !== undefined && row.lastUsed !== undefined && Date.parse(row.lastUsed) < cutoff;
     if (!row.committed || old) {
-      await rm(stepEntryDir(context, row.key), { recursive: true, force: true });
+      await removeInside(context.cacheRoot, stepEntryDir(context, row.key));
       removed.push(`step ${row.key.slice(0, 16)} (${row.kind}, ${row.committed ? 'unused' : 'unfinished'})`);
     }
   }
   for (const venv of await venvs(context)) {
     if (venv.current) continue;
-    await rm(venv.dir, { recursive: true, force: true });
+    await removeInside(context.cacheRoot, venv.dir);
     removed.push(`venv ${path.basename(venv.dir)} (old lock)`);
   }
-  // Work folders of interrupted steps; a running build would hold the step's lock, so skip locked ones.
+  // Work folders of interrupted steps; a running build holds the step's lock, so skip those whose
+  // holder is alive (a killed one's lock stays behind and must not keep its folder for ever).
   const work = cachePath(context, STEPS_DIR, WORK_DIR);
   for (const name of existsSync(work) ? await readdir(work) : []) {
-    if (existsSync(cachePath(context, 'locks', `step-${name}.lock`))) continue;
-    await rm(path.join(work, name), { recursive: true, force: true });
+    // <key> while its step runs, <key>.old-<pid> while a rebuild's output takes its place.
+    const key = /^([0-9a-f]{64})(\.old-\d+)?$/.exec(name)?.[1];
+    if (!key || (await lockHeld(context.cacheRoot, `step-${key}`))) continue;
+    await removeInside(context.cacheRoot, path.join(work, name));
     removed.push(`work folder ${name.slice(0, 16)}`);
   }
   return removed;
@@ -95,7 +105,7 @@ export async function verifyCache(context: Context): Promise<{ checked: number }
     const { problem } = await readValidEntry(dir);
     checked++;
     if (!problem) continue;
-    await rm(dir, { recursive: true, force: true });
+    await removeInside(context.cacheRoot, dir);
     damaged.push(`step ${row.key.slice(0, 16)} (${row.kind}): ${problem}`);
   }
   if (damaged.length) throw new CacheDamagedError(damaged);
@@ -105,6 +115,6 @@ export async function verifyCache(context: Context): Promise<{ checked: number }
 /** Removes step outputs, logs and digests (with `all`, venvs and tools too). */
 export async function cleanCache(context: Context, all: boolean): Promise<string[]> {
   const targets = [STEPS_DIR, 'logs', 'runs', 'digests.json', ...(all ? ['toolchains', 'tools', 'locks'] : [])].map((part) => cachePath(context, part));
-  for (const target of targets) await rm(target, { recursive: true, force: true });
+  for (const target of targets) await removeInside(context.cacheRoot, target);
   return targets;
 }

@@ -1,26 +1,42 @@
 import { mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import path from 'node:path';
+import { inspectArtifactFolder } from '../artifact/check.js';
+import { describeTensorDifference } from '../artifact/diff.js';
 import { readManifest, type Manifest } from '../artifact/manifest.js';
+import { explainDifferences, type FileDifference } from '../backends/artifact-diff.js';
+import type { PublicKey } from '../artifact/keys.js';
 import type { Context } from '../context.js';
 import { executePlan } from '../engine/build.js';
 import { planRecipe } from '../pipeline/plan.js';
 import { recipeFromManifest } from '../pipeline/resolve.js';
+import { checkArtifactTrust, describeTrust, type ArtifactTrust } from './trust.js';
 
 /**
  * Rebuilds an artifact from its manifest alone, in a fresh step cache, and compares every file's
  * digest. Venvs are shared with the main cache: they are installed from hash-checked locks, so they
- * are the same environment, and remaking them would only cost time.
+ * are the same environment, and remaking them would only cost time. Each file that differs is looked
+ * into before the rebuild is removed: the tensors of a weights file, a diff of a text file.
  */
-export type VerifyReport = ReturnType<typeof compare>;
+export type VerifyReport = ReturnType<typeof compare> & {
+  /** Why each differing file differs, in the order of `differing`. */
+  differences: FileDifference[];
+  /** The folder's own files against its manifest and signatures, checked before the rebuild. */
+  trust?: ArtifactTrust;
+};
 
-export async function verifyArtifacts(context: Context, artifactDirs: string[], options: { keep?: boolean }): Promise<VerifyReport[]> {
+export async function verifyArtifacts(context: Context, artifactDirs: string[], options: { keep?: boolean; trusted?: PublicKey[] }): Promise<VerifyReport[]> {
   const reports = [];
   for (const artifactDir of artifactDirs) reports.push(await verifyOne(context, artifactDir, options));
   return reports;
 }
 
-async function verifyOne(context: Context, artifactDir: string, options: { keep?: boolean }): Promise<VerifyReport> {
+async function verifyOne(context: Context, artifactDir: string, options: { keep?: boolean; trusted?: PublicKey[] }): Promise<VerifyReport> {
+  // Refuses a manifest.json (or anything else) that is a link out of the folder or a FIFO before reading it.
+  const folder = await inspectArtifactFolder(artifactDir);
   const published = await readManifest(artifactDir);
+  // The folder itself first, before anything is rebuilt: a changed, missing or unlisted file, or a
+  // signature that does not hold, fails here in seconds (what `verify --no-rebuild` does alone).
+  const { manifest: _checked, folder: _walked, ...trust } = await checkArtifactTrust(artifactDir, { trusted: options.trusted });
   const recipe = await recipeFromManifest(artifactDir);
   await mkdir(context.cacheRoot, { recursive: true });
   const scratch = await mkdtemp(path.join(context.cacheRoot, 'verify-'));
@@ -31,7 +47,8 @@ async function verifyOne(context: Context, artifactDir: string, options: { keep?
   const fresh: Context = { ...context, cacheRoot: scratch, outRoot: path.join(scratch, 'dist') };
   try {
     const result = await executePlan(fresh, await planRecipe(fresh, recipe));
-    return compare(artifactDir, published, await readManifest(result.artifactDir));
+    const report = compare(artifactDir, published, await readManifest(result.artifactDir));
+    return { ...report, differences: await explainDifferences(folder, result.artifactDir, report.differing), trust };
   } finally {
     if (!options.keep) await rm(scratch, { recursive: true, force: true });
     else context.say(`rebuild kept in ${scratch}`);
@@ -87,10 +104,47 @@ function changedInputs(published: Manifest, rebuilt: Manifest): string[] {
 
 export function describeVerify(report: VerifyReport): string {
   const lines = [`${report.artifact}: ${report.identical ? 'reproduced bit for bit' : 'NOT reproduced'} (${report.identicalFiles.length} identical file(s))`];
+  if (report.trust) lines.push(...describeTrust(report.trust).map((line) => `  ${line}`));
   for (const file of report.presentNotCompared) lines.push(`  present, not byte-compared (a compiled device blob differs between compiles): ${file}`);
-  for (const file of report.differing) lines.push(`  differs: ${file}`);
+  for (const file of report.differing) {
+    lines.push(`  differs: ${file}`);
+    const difference = report.differences.find((each) => each.file === file);
+    if (difference) lines.push(...describeDifference(difference).map((line) => `    ${line}`));
+  }
   for (const file of report.missing) lines.push(`  missing from the rebuild: ${file}`);
   for (const file of report.extra) lines.push(`  only in the rebuild: ${file}`);
   for (const change of report.changedInputs) lines.push(`  input changed: ${change}`);
   return lines.join('\n');
+}
+
+/** What verify prints under a differing file: the tensors that differ, or the diff, or where the bytes part. */
+function describeDifference(difference: FileDifference): string[] {
+  switch (difference.kind) {
+    case 'tensors': {
+      const { tensors } = difference;
+      const lines = [`${tensors.tensors.length} of ${tensors.compared} tensor(s) listed in ${difference.graph} differ${difference.note ? `; ${difference.note}` : ''}`];
+      lines.push(...tensors.tensors.map((tensor) => `tensor ${describeTensorDifference(tensor)}`));
+      if (tensors.onlyInPublished.length) lines.push(`only in the artifact: ${tensors.onlyInPublished.join(', ')}`);
+      if (tensors.onlyInRebuilt.length) lines.push(`only in the rebuild: ${tensors.onlyInRebuilt.join(', ')}`);
+      return lines;
+    }
+    case 'text': {
+      const { diff, omittedLines, note } = difference.text;
+      return [...(note ? [`(${note})`] : []), ...(diff ? diff.split('\n') : []), ...(omittedLines ? [`... ${omittedLines} more line(s) of the diff (--keep keeps the rebuild to compare in full)`] : [])];
+    }
+    case 'binary': {
+      const { sizes, firstDifferenceAt, differingBytes } = difference.binary;
+      return [`binary: ${sizes.published} bytes in the artifact, ${sizes.rebuilt} in the rebuild; first difference at byte ${firstDifferenceAt}, ${differingBytes} byte(s) differ over the length both have`];
+    }
+    case 'unexplained':
+      return [`(not looked into: ${difference.reason})`];
+  }
+}
+
+/** A few words for the error's summary: which tensors of a weights file differ, or what kind of file it is. */
+export function summarizeDifference(report: VerifyReport, file: string): string {
+  const difference = report.differences.find((each) => each.file === file);
+  if (difference?.kind !== 'tensors' || difference.tensors.tensors.length === 0) return `${file} differs`;
+  const names = difference.tensors.tensors.map((tensor) => tensor.name);
+  return `${file} differs in ${names.length} tensor(s): ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''}`;
 }

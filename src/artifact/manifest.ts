@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { canonicalJson, sha256 } from '../cache/digest.js';
+import { artifactNameProblem } from '../cache/ownership.js';
 import { readContractFile } from '../contract.js';
 import { PACKAGE_ROOT } from '../context.js';
 
@@ -25,8 +26,10 @@ export const REFERENCE_FILE = 'reference.json';
 /** Files phiforge keeps beside an artifact that are not part of it: they describe it. */
 export const MANIFEST_FILE = 'manifest.json';
 export const VALIDATION_DIR = 'validation';
-/** What a Hub download adds (the model card, git attributes, huggingface_hub's local-dir metadata). */
-const DESCRIPTIVE = [MANIFEST_FILE, 'README.md', '.gitattributes'];
+/** The signed provenance of an artifact (src/artifact/provenance.ts): it vouches for the files, it is not one of them. */
+export const PROVENANCE_FILE = 'provenance.json';
+/** What a Hub download adds (the model card, git attributes, huggingface_hub's local-dir metadata), and the signature. */
+const DESCRIPTIVE = [MANIFEST_FILE, 'README.md', '.gitattributes', PROVENANCE_FILE];
 
 /** Whether a file in an artifact folder is one that manifest.json must list. */
 export function isArtifactFile(relative: string): boolean {
@@ -72,7 +75,8 @@ export const Manifest = z
   .strictObject({
     schema: z.literal('phiforge.manifest/1'),
     phiforge: z.strictObject({ version: z.string() }),
-    name: z.string(),
+    // The name becomes paths (logs/<name>, runs/<name>-...): a manifest someone edited must not lead out of the cache.
+    name: z.string().refine((name) => artifactNameProblem(name) === undefined, { error: (issue) => `not an artifact name: ${artifactNameProblem(String(issue.input))}` }),
     description: z.string().optional(),
     backend: z.string(),
     pipeline: z.string(),

@@ -1,10 +1,11 @@
 import { constants, existsSync } from 'node:fs';
-import { copyFile, link, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, link, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DigestMemo } from '../cache/digest-memo.js';
 import { canonicalJson, sha256, type FileDigest } from '../cache/digest.js';
 import { processAlive, withLock } from '../cache/lock.js';
-import { checkArtifact } from './check.js';
+import { refuseForeignArtifactFolder, removeInside } from '../cache/ownership.js';
+import { checkArtifact, writeIntoArtifact } from './check.js';
 import { MANIFEST_FILE } from './manifest.js';
 
 /** Files of one step output that go into the artifact. */
@@ -45,11 +46,13 @@ export async function publishArtifact(
   await mkdir(outRoot, { recursive: true });
   return withLock(cacheRoot, `publish-${sha256(path.resolve(finalDir)).slice(0, 24)}`, async () => {
     await recoverInterrupted(outRoot, name);
+    // Checked again under the lock: the folder may have changed since the build started.
+    await refuseForeignArtifactFolder(outRoot, name, MANIFEST_FILE);
     const files = parts.flatMap((part) => part.files).sort((a, b) => (a.path < b.path ? -1 : 1));
     const content = `${JSON.stringify(manifest(files), null, 2)}\n`;
     if (await holdsFiles(finalDir, files, memo)) {
       const current = await readFile(path.join(finalDir, MANIFEST_FILE), 'utf8').catch(() => '');
-      if (current !== content) await writeAtomically(path.join(finalDir, MANIFEST_FILE), content);
+      if (current !== content) await writeIntoArtifact(finalDir, MANIFEST_FILE, content);
       return { dir: finalDir, replaced: false };
     }
     const suffix = `${process.pid}-${Date.now()}`;
@@ -69,13 +72,13 @@ export async function publishArtifact(
         const previous = path.join(outRoot, `.${name}.old-${suffix}`);
         await rename(finalDir, previous);
         await rename(staging, finalDir);
-        await rm(previous, { recursive: true, force: true });
+        await removeInside(outRoot, previous);
       } else {
         await rename(staging, finalDir);
       }
       return { dir: finalDir, replaced: true };
     } catch (error) {
-      await rm(staging, { recursive: true, force: true });
+      await removeInside(outRoot, staging);
       throw error;
     }
   }, say);
@@ -118,11 +121,6 @@ async function holdsFiles(dir: string, files: FileDigest[], memo?: DigestMemo): 
   }
 }
 
-async function writeAtomically(file: string, content: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, content);
-  await rename(temporary, file);
-}
 
 
 /**
@@ -137,6 +135,6 @@ async function recoverInterrupted(outRoot: string, name: string): Promise<void> 
     if (!match || processAlive(Number(match[2]))) continue;
     const leftover = path.join(outRoot, entry);
     if (match[1] === 'old' && !existsSync(finalDir)) await rename(leftover, finalDir);
-    else await rm(leftover, { recursive: true, force: true });
+    else await removeInside(outRoot, leftover);
   }
 }

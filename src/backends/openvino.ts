@@ -68,18 +68,18 @@ export interface ExportPath {
 
 /**
  * One optimum-cli pass, or one shared PyTorch conversion that every variant of the model is derived
- * from (the same weight bytes). Sharing pays only when it is shared: by default a recipe exports in
- * one pass unless this build makes several variants of its model or the shared conversion is cached
- * already. `export:` in the recipe decides instead; fp32 is always its own trace.
+ * from (the same weight bytes; the .xml differs in the names NNCF gives its nodes). Decided by the
+ * recipe alone, never by what is cached or what else the invocation builds, so one recipe always
+ * ships the same bytes: direct by default (the guide's exact command, and less memory than a
+ * conversion plus a derivation), shared where the recipe says `export: shared`. Data-aware
+ * compression needs the shared IR (optimum-cli takes no calibration text); fp32 is its own trace.
  */
-export function chooseExportPath(recipe: Pick<BaseRecipe, 'export' | 'quantization'>, situation: { variantsOfModel: number; sharedCached: boolean }): ExportPath {
+export function chooseExportPath(recipe: Pick<BaseRecipe, 'export' | 'quantization'>): ExportPath {
   if (recipe.quantization.weight_format === 'fp32') return { path: 'direct', why: 'an fp32 IR is traced in f32, not derived from the checkpoint-dtype conversion' };
   // optimum-cli cannot read a calibration text; the statistics and the compression both start from the shared IR.
   if (isDataAware(recipe.quantization)) return { path: 'shared', why: 'data-aware compression calibrates the shared conversion through optimum-intel' };
   if (recipe.export) return { path: recipe.export, why: `export: ${recipe.export} in the recipe` };
-  if (situation.variantsOfModel > 1) return { path: 'shared', why: `this build makes ${situation.variantsOfModel} variants of the model: one conversion serves them all` };
-  if (situation.sharedCached) return { path: 'shared', why: 'the shared conversion of this model is cached already' };
-  return { path: 'direct', why: 'the only variant of this model in this build, and no shared conversion is cached: one optimum-cli pass' };
+  return { path: 'direct', why: 'a data-free recipe without export: shared exports in one optimum-cli pass' };
 }
 
 /** What NNCF wrote into the IR's rt_info about the weight compression it applied. */
@@ -218,7 +218,10 @@ export function checkGroupSize(groupSize: number | undefined, keyPath: string[],
   if (groupSize === undefined || groupSize === -1) return;
   for (const dimension of ['hidden_size', 'intermediate_size'] as const) {
     const width = shape[dimension];
-    if (width !== undefined && width % groupSize !== 0) {
+    // Only a real width can be divided: a size that is not a positive whole number is config.json's
+    // fault, and the model step refuses it as such (model-layout.ts) before this check runs.
+    if (!(typeof width === 'number' && Number.isSafeInteger(width) && width > 0)) continue;
+    if (width % groupSize !== 0) {
       const divisors = [16, 32, 64, 128, 256].filter((candidate) => width % candidate === 0);
       problem(keyPath, `${keyPath.at(-1)} ${groupSize} does not divide the model's ${dimension} (${width})`, hintFor(divisors));
     }

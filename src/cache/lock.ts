@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -58,6 +58,20 @@ async function takeOver(target: string, ownerFile: string, dead: Owner): Promise
   } finally {
     await release().catch(() => undefined);
   }
+}
+
+/**
+ * Whether the lock `name` under `<cacheRoot>/locks` is held by a process that may still be running:
+ * one of this host that is alive, or one of another host (which cannot be asked) that refreshed it
+ * within STALE_MS. A lock whose holder was killed (kill -9 leaves it behind) is not held.
+ */
+export async function lockHeld(cacheRoot: string, name: string): Promise<boolean> {
+  const target = path.join(cacheRoot, 'locks', name);
+  const info = await stat(`${target}.lock`).catch(() => undefined);
+  if (!info) return false;
+  const owner = await readOwner(`${target}.owner`);
+  if (owner && owner.host === os.hostname()) return owner.pid === process.pid || processAlive(owner.pid);
+  return Date.now() - info.mtimeMs < STALE_MS;
 }
 
 /**

@@ -1,13 +1,13 @@
 import path from 'node:path';
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type Options } from 'yargs';
+import { claimCache, refuseForeignCache, refuseOverlap } from '../cache/ownership.js';
 import { ensureWritableFile, ensureWritableFolder } from '../exec/preflight.js';
 import type { Context } from '../context.js';
 import { InterruptedError, UsageError } from '../errors.js';
 import { interruptAll } from '../exec/command.js';
 import type { Arguments } from './arguments.js';
 import { COMMANDS, GLOBAL_OPTIONS, OPTIONS, type CommandDeclaration } from './options.js';
-import { GROUP_END, groupStart } from '../report/github.js';
-import { inGitHubActions } from './actions.js';
+import { GROUP_END, groupStart, inGitHubActions } from '../report/github.js';
 import { reportError } from './report-error.js';
 
 /** The top-level commands, for the help pages scripts/bundle.mjs renders ahead of time. */
@@ -79,6 +79,20 @@ function addCommand(parser: Argv, declaration: CommandDeclaration, dispatch: Dis
   );
 }
 
+/**
+ * yargs turns an option given twice into a list, and `--cache-dir /a --cache-dir /b` would then name a
+ * folder "/a,/b". Only options declared as lists may be repeated.
+ */
+function refuseRepeatedOptions(declaration: CommandDeclaration, args: Arguments): void {
+  const specs: Record<string, Options> = { ...GLOBAL_OPTIONS, ...Object.fromEntries((declaration.options ?? []).map((name) => [name, OPTIONS[name]])) };
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = args[name];
+    if (!spec.array && Array.isArray(value)) {
+      throw new UsageError(`--${name} was given ${value.length} times (${value.map(String).join(', ')}); it takes one value`, `Give --${name} once.`);
+    }
+  }
+}
+
 /** The command-line parser, built from the tables in options.ts. */
 export function buildParser(argv: string[], dispatch: Dispatch): Argv {
   let parser = yargs(argv)
@@ -109,6 +123,20 @@ export function buildParser(argv: string[], dispatch: Dispatch): Argv {
 const STOP_DEADLINE_MS = 1500;
 
 /**
+ * Ends the process as the signal would have: the shell sees 128 + its number. process.exit() is no
+ * way out here, because it waits for libuv's threads, and one blocked in a read (a FIFO someone
+ * never writes) never returns; the signal's default action ends the process at once.
+ */
+function endBySignal(signal: 'SIGINT' | 'SIGTERM'): never {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+  // The signal is delivered asynchronously; nothing else may run meanwhile. Should it have been
+  // ignored (a parent that ignores it and whose choice the process inherited), exit after all.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  process.exit(new InterruptedError(signal).exitCode);
+}
+
+/**
  * Ctrl-C and SIGTERM stop running commands (their children are ended), release locks and exit with
  * 130 / 143 and one line, within a couple of seconds. A second Ctrl-C exits at once.
  */
@@ -117,7 +145,7 @@ function onInterrupt(io: Io, wantsJson: boolean): () => void {
   let finished = false;
   const handler = (signal: 'SIGINT' | 'SIGTERM') => {
     const error = new InterruptedError(signal);
-    if (interrupted) process.exit(error.exitCode);
+    if (interrupted) endBySignal(signal);
     interrupted = true;
     io.stderr(`\n${signal === 'SIGINT' ? 'interrupted' : 'terminated'}: stopping running steps...\n`);
     interruptAll(signal);
@@ -125,7 +153,7 @@ function onInterrupt(io: Io, wantsJson: boolean): () => void {
     setTimeout(() => {
       if (finished) return;
       reportError(error, { json: wantsJson, verbose: false }, io);
-      process.exit(error.exitCode);
+      endBySignal(signal);
     }, STOP_DEADLINE_MS).unref();
   };
   const sigint = () => handler('SIGINT');
@@ -147,8 +175,15 @@ export async function main(argv: string[], io: Io = PROCESS_IO): Promise<number>
   let exitCode = 0;
   try {
     await buildParser(argv, async (declaration, trail, args) => {
+      refuseRepeatedOptions(declaration, args);
       // Where results will go is checked before any work starts.
       for (const option of declaration.writes ?? []) await ensureWritableFolder(path.resolve(String(args[option])), `--${option}`);
+      // The cache must be phiforge's, and apart from --out, before phiforge marks it as its own.
+      const cacheDir = String(args['cache-dir']);
+      const cacheRoot = path.resolve(cacheDir);
+      if (declaration.writes?.includes('cache-dir') || declaration.deletesInCache) await refuseForeignCache(cacheRoot, cacheDir);
+      if (declaration.writes?.includes('cache-dir') && declaration.writes.includes('out')) refuseOverlap(path.resolve(String(args.out)), cacheRoot, { out: String(args.out), cache: cacheDir });
+      if (declaration.writes?.includes('cache-dir')) await claimCache(cacheRoot, cacheDir);
       if (typeof args.junit === 'string') await ensureWritableFile(args.junit, '--junit');
       const module = await declaration.load!();
       exitCode = await module.run(contextFrom(args, io), args, trail);

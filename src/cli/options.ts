@@ -25,7 +25,12 @@ export const OPTIONS = {
     default: 1,
     describe: "Build up to N recipes' artifacts at once (each export needs its own memory; validation still runs one artifact at a time)",
   },
+  'memory-budget': {
+    type: 'string',
+    describe: "The memory the build may use, e.g. 16GiB (16G), 16000MiB: doctor and plan say which steps fit it; build refuses, before its first step, a build with a step estimated above it (with --jobs N, N exports' peaks add up)",
+  },
   'require-device': { type: 'boolean', default: false, describe: 'Fail, rather than skip, a target whose device is not present' },
+  'require-blob': { type: 'boolean', default: false, describe: 'Fail an NPU target whose shipped blob does not fit this runner (OpenVINO, NPU compiler or driver, device, compile properties) instead of compiling the IR in its place' },
   device: {
     type: 'string',
     array: true,
@@ -34,6 +39,16 @@ export const OPTIONS = {
   },
   junit: { type: 'string', describe: 'Write JUnit XML (a test case per recipe x target x check) to this file' },
   keep: { type: 'boolean', default: false, describe: 'Keep the rebuild for inspection' },
+  rebuild: { type: 'boolean', default: true, describe: 'Rebuild and compare every file (--no-rebuild checks only the files against manifest.json and the signatures, in seconds: no venv, no cache)' },
+  key: { type: 'string', demandOption: true, describe: 'The Ed25519 private key to sign with: PKCS#8 PEM (openssl genpkey -algorithm ed25519) or OpenSSH (ssh-keygen -t ed25519)' },
+  'sign-key': { type: 'string', describe: 'Sign with this Ed25519 private key (as --key of phiforge sign): build signs the artifact and its device results, validate the device results it writes' },
+  'require-signature': {
+    type: 'string',
+    array: true,
+    // One file per --require-signature, so that `verify a --require-signature k.pub b` still verifies b.
+    nargs: 1,
+    describe: 'Fail unless the artifact is signed by this public key (PEM or OpenSSH .pub; repeatable: any of them; PHIFORGE_TRUSTED_KEYS, a path list, when not given)',
+  },
   'older-than': { type: 'number', describe: 'Also remove step outputs not used for this many days' },
   all: { type: 'boolean', default: false, describe: 'Also remove venvs, tools and locks' },
   html: { type: 'string', default: 'report.html', describe: 'Write the report as one self-contained HTML page (charts inline, nothing fetched) to this file' },
@@ -57,8 +72,14 @@ export interface CommandDeclaration {
   describe: string;
   positionals?: Record<string, { describe: string; array?: boolean; optional?: boolean }>;
   options?: OptionName[];
-  /** The folders it writes into: checked before it starts (a read-only --cache-dir fails in milliseconds, not after a build). */
+  /**
+   * The folders it writes into: checked before it starts (a read-only --cache-dir fails in
+   * milliseconds, not after a build). A cache it writes must be phiforge's (it is claimed: created and
+   * marked, or adopted); --out and the cache of a command that writes both may not overlap.
+   */
   writes?: Array<'cache-dir' | 'out'>;
+  /** It deletes in the cache (gc, clean, verify): an existing --cache-dir must be phiforge's; a missing one is left missing. */
+  deletesInCache?: boolean;
   /** The module in commands/ that runs it, loaded only when the command is used. */
   load?: () => Promise<CommandModule>;
   subcommands?: CommandDeclaration[];
@@ -69,7 +90,7 @@ export const COMMANDS: CommandDeclaration[] = [
     command: 'build <recipe...>',
     describe: 'Build the artifacts of one or more recipes, then validate them',
     positionals: { recipe: { describe: 'Recipe files', array: true } },
-    options: ['model', 'name', 'force', 'validate', 'jobs', 'require-device', 'device', 'junit'],
+    options: ['model', 'name', 'force', 'validate', 'jobs', 'memory-budget', 'require-device', 'require-blob', 'device', 'junit', 'sign-key'],
     writes: ['cache-dir', 'out'],
     load: () => import('./commands/build.js'),
   },
@@ -77,7 +98,7 @@ export const COMMANDS: CommandDeclaration[] = [
     command: 'validate <target...>',
     describe: 'Validate artifact folders as they are (digests, then a run on each target device), or build and validate recipes',
     positionals: { target: { describe: 'Artifact folders (dist/<name>) or recipe files', array: true } },
-    options: ['model', 'require-device', 'device', 'junit'],
+    options: ['model', 'require-device', 'require-blob', 'device', 'junit', 'sign-key', 'require-signature'],
     writes: ['cache-dir'],
     load: () => import('./commands/validate.js'),
   },
@@ -85,14 +106,14 @@ export const COMMANDS: CommandDeclaration[] = [
     command: 'plan <recipe>',
     describe: 'Print the resolved steps and every exact command, running nothing',
     positionals: { recipe: { describe: 'A recipe file' } },
-    options: ['model'],
+    options: ['model', 'memory-budget'],
     load: () => import('./commands/plan.js'),
   },
   {
     command: 'verify <artifact...>',
-    describe: 'Rebuild artifacts from their manifests in a fresh cache and compare every file digest',
+    describe: 'Check every file of artifacts against their manifests and signatures, then rebuild them from their manifests in a fresh cache and compare every file digest',
     positionals: { artifact: { describe: 'Artifact folders (dist/<name>)', array: true } },
-    options: ['keep'],
+    options: ['keep', 'rebuild', 'require-signature'],
     writes: ['cache-dir'],
     load: () => import('./commands/verify.js'),
   },
@@ -107,8 +128,15 @@ export const COMMANDS: CommandDeclaration[] = [
     command: 'publish <artifact>',
     describe: 'Publish a validated artifact to the Hugging Face Hub with a model card that carries its validation (HF_TOKEN, HF_ENDPOINT)',
     positionals: { artifact: { describe: 'An artifact folder (dist/<name>)' } },
-    options: ['repo', 'revision', 'private', 'dry-run', 'message', 'allow-unvalidated'],
+    options: ['repo', 'revision', 'private', 'dry-run', 'message', 'allow-unvalidated', 'require-signature'],
     load: () => import('./commands/publish.js'),
+  },
+  {
+    command: 'sign <artifact>',
+    describe: "Sign an artifact: provenance.json, a DSSE envelope of an in-toto statement (SLSA provenance) naming every file's sha256, signed with an Ed25519 key",
+    positionals: { artifact: { describe: 'An artifact folder (dist/<name>)' } },
+    options: ['key'],
+    load: () => import('./commands/sign.js'),
   },
   {
     command: 'ci',
@@ -142,16 +170,16 @@ export const COMMANDS: CommandDeclaration[] = [
     describe: 'Inspect and prune the cache',
     subcommands: [
       { command: 'ls', describe: 'List step outputs and venvs with their sizes', load: () => import('./commands/cache.js') },
-      { command: 'gc', describe: 'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs', options: ['older-than'], writes: ['cache-dir'], load: () => import('./commands/cache.js') },
-      { command: 'verify', describe: 'Re-read every cached step output against its sha256 and remove damaged ones (builds only re-read files whose size or mtime changed)', load: () => import('./commands/cache.js') },
-      { command: 'clean', describe: 'Remove step outputs and logs (with --all, venvs too)', options: ['all'], load: () => import('./commands/cache.js') },
+      { command: 'gc', describe: 'Remove what no build can reuse: unfinished entries, venvs of old locks, and (with --older-than) old outputs', options: ['older-than'], deletesInCache: true, load: () => import('./commands/cache.js') },
+      { command: 'verify', describe: 'Re-read every cached step output against its sha256 and remove damaged ones (builds only re-read files whose size or mtime changed)', deletesInCache: true, load: () => import('./commands/cache.js') },
+      { command: 'clean', describe: 'Remove step outputs and logs (with --all, venvs too)', options: ['all'], deletesInCache: true, load: () => import('./commands/cache.js') },
     ],
   },
   {
     command: 'doctor [recipe]',
     describe: 'Show what this machine offers: system, Python, toolchains, devices; with a recipe, what its build needs',
     positionals: { recipe: { describe: 'A recipe file', optional: true } },
-    options: ['model'],
+    options: ['model', 'memory-budget', 'jobs'],
     load: () => import('./commands/doctor.js'),
   },
   {

@@ -9,6 +9,7 @@ import { getOrProduce } from '../cache/step-cache.js';
 import { cachePath, inGroup, type Context } from '../context.js';
 import { OutputCheckError } from '../errors.js';
 import { formatCommandLine, runCommand } from '../exec/command.js';
+import { describeWeightLoadProblems, weightLoadProblemsInLog } from '../exec/load-report.js';
 import type { Plan } from '../pipeline/plan.js';
 import type { CommandWork, PlannedStep, StepOutput } from '../steps/types.js';
 import { ensureVenv } from '../toolchain/venv.js';
@@ -120,6 +121,18 @@ async function runCommandStep(context: Context, plan: Plan, step: PlannedStep, w
       const { durationMs } = await runCommand(step.id, step.command!, logPath, { echo: context.verbose });
       await copyFile(logPath, path.join(workDir, 'step.log'));
       const outDir = path.join(workDir, 'out');
+      // Every step that loads a checkpoint with transformers (exports, reference answers, the ORT
+      // builder) exits 0 when weights were missing or ignored, with random values in their place:
+      // its log is the only witness, so it is read here, for every command step, before anything is kept.
+      const unloaded = await weightLoadProblemsInLog(logPath);
+      if (unloaded.length > 0) {
+        throw new OutputCheckError(
+          step.id,
+          describeWeightLoadProblems(unloaded),
+          outDir,
+          `The checkpoint's tensors do not fit the model its config.json describes, so this output would hold random weights. Use a Phi-3 checkpoint with its own config.json (the step log: ${logPath}).`,
+        );
+      }
       const differences = (await work.verify?.(outDir, { python: venv?.python ?? context.python })) ?? [];
       if (differences.length > 0) throw new OutputCheckError(step.id, differences, outDir, work.verifyHint);
       return {

@@ -3,11 +3,12 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { HubError } from '../errors.js';
+import { readRegularFile } from '../exec/preflight.js';
+import { COMMIT_ID } from './names.js';
 
 // Talks to the Hugging Face Hub the way huggingface_hub does: the same cache layout and variables
 // (HF_HUB_CACHE, HF_HOME, HF_TOKEN, HF_ENDPOINT, HF_HUB_OFFLINE), so Python tools reuse the downloads.
 
-const COMMIT = /^[0-9a-f]{40}$/;
 
 /** Loaded on first use: most builds (local and generated models) never talk to the hub. */
 export const hubLibrary = () => import('@huggingface/hub');
@@ -30,11 +31,14 @@ export function hubUrl(): string | undefined {
  * The token huggingface_hub would use: HF_TOKEN, else the file HF_TOKEN_PATH names, else the one
  * `hf auth login` saved in $HF_HOME/token. It is handed to the hub library only.
  */
+/** A token is under a hundred characters; a file far larger than that is not a token file. */
+const TOKEN_MAX_BYTES = 64 * 1024;
+
 export async function hubToken(): Promise<string | undefined> {
   if (process.env.HF_TOKEN) return process.env.HF_TOKEN.trim();
   const file = process.env.HF_TOKEN_PATH || path.join(hfHome(), 'token');
-  const saved = await readFile(file, 'utf8').catch(() => '');
-  return saved.trim() || undefined;
+  const saved = await readRegularFile(file, TOKEN_MAX_BYTES);
+  return ('bytes' in saved && saved.bytes.toString('utf8').trim()) || undefined;
 }
 
 /** The folder huggingface_hub would use for this model at this commit. */
@@ -59,13 +63,13 @@ function offline(): boolean {
 
 /** A pinned commit stays as it is; a branch or tag costs one API call to learn the commit it names. */
 export async function resolveCommit(id: string, revision: string): Promise<string> {
-  if (COMMIT.test(revision)) return revision;
+  if (COMMIT_ID.test(revision)) return revision;
   if (offline()) throw new HubError(`cannot resolve revision "${revision}" of ${id}: HF_HUB_OFFLINE is set`, 'Pin a 40-character commit id in the recipe.', 2);
   try {
     const { modelInfo } = await hubLibrary();
     const info = await modelInfo({ name: id, revision, additionalFields: ['sha'], ...(await access()) } as Parameters<typeof modelInfo>[0]);
     const sha = (info as unknown as { sha?: string }).sha;
-    if (!sha || !COMMIT.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
+    if (!sha || !COMMIT_ID.test(sha)) throw new Error(`the hub returned no commit for ${revision}`);
     return sha;
   } catch (error) {
     throw hubError(error, `resolve ${id}@${revision}`);

@@ -1,3 +1,4 @@
+import { lstat } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { ExitCode, HubError } from '../errors.js';
 import { hubLibrary, hubUrl } from './hub.js';
@@ -132,6 +133,10 @@ export function uploadError(error: unknown, action: string, token: string): HubE
 }
 
 export async function uploadToHub(request: UploadRequest): Promise<UploadResult> {
+  // The library would follow a link: callers pass the regular files the artifact check resolved (checkArtifact), and a bug that does not is caught here, before anything is sent.
+  for (const file of request.files) {
+    if ('file' in file.source && !(await lstat(file.source.file)).isFile()) throw new Error(`${file.source.file} is not a regular file: only the files checkArtifact resolved are uploaded`);
+  }
   const { createRepo, createBranch, repoExists, commitIter } = await hubLibrary();
   const common = { hubUrl: hubUrl(), accessToken: request.accessToken };
   const repo = { type: 'model' as const, name: request.repo };

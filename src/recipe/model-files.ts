@@ -1,9 +1,16 @@
-import { open, readdir, readFile, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { checkPhi3Tensors, phi3Layout, type StoredTensor } from './model-layout.js';
+import { ModelFileProblem } from './model-problem.js';
+import { parseShardIndex, readSafetensorsHeader, type SafetensorsHeader } from './safetensors.js';
+import { fileKind } from '../exec/preflight.js';
 
 // What phiforge can know about a model before any converter runs: its config.json shape (read from
-// the folder, or known in advance for the models phiforge generates) and whether its weight files
-// are whole. Both are cheap, and both spare a user a failure minutes into a build.
+// the folder, or known in advance for the models phiforge generates), that it is the Phi-3 layout the
+// pipelines build, and that its weight files are whole and hold that layout's tensors. All of it is
+// cheap (headers only), and all of it spares a user a failure, or a silently random model, minutes
+// into a build.
 
 /** The config.json fields recipe checks and estimates read (Phi-3 and Llama style names). */
 export interface ModelShape {
@@ -157,65 +164,140 @@ export const PRESETS = {
 export type PresetName = keyof typeof PRESETS;
 export const PRESET_NAMES = Object.keys(PRESETS) as PresetName[];
 
-/** A problem with a model folder's files, in words a user can act on. */
-export class ModelFileProblem extends Error {
-  constructor(
-    readonly file: string,
-    message: string,
-    readonly hint: string,
-  ) {
-    super(message);
-  }
-}
+export { ModelFileProblem } from './model-problem.js';
 
-/** The folder's config.json, or a ModelFileProblem naming it when it is missing or not JSON. */
+/** config.json is a few kilobytes; one larger than this is not a model's config, and is not read whole. */
+const MAX_CONFIG_BYTES = 16 * 2 ** 20;
+
+/**
+ * The folder's config.json, or a ModelFileProblem naming it when it is missing, not JSON, or not a
+ * Phi-3 layout phiforge builds (model-layout.ts): every config check comes before any check of the
+ * recipe against its sizes, so a broken config.json is blamed on itself, never on a recipe setting.
+ */
 export async function readModelShape(folder: string): Promise<ModelShape> {
   const file = path.join(folder, 'config.json');
+  const unreadable = (why: string) => new ModelFileProblem(file, `cannot read ${file} (${why})`, 'Point at a Hugging Face model folder: the one holding config.json and the weights.');
+  let info: Stats;
+  try {
+    info = await stat(file);
+  } catch (error) {
+    throw unreadable((error as NodeJS.ErrnoException).code ?? (error as Error).message);
+  }
+  // A FIFO or a device would block the read, or never end it.
+  if (!info.isFile()) throw new ModelFileProblem(file, `${file} is ${fileKind(info)}, not a regular file; phiforge does not read it`, 'config.json must be a plain JSON file: copy the model folder again.');
+  if (info.size > MAX_CONFIG_BYTES) throw new ModelFileProblem(file, `${file} is ${(info.size / 2 ** 20).toFixed(0)} MiB; a model's config.json is a few kilobytes`, 'The model folder looks damaged: download or copy it again.');
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    throw new ModelFileProblem(file, `cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`, 'Point at a Hugging Face model folder: the one holding config.json and the weights.');
+    throw unreadable((error as NodeJS.ErrnoException).code ?? (error as Error).message);
   }
+  let parsed: unknown;
   try {
-    const parsed: unknown = JSON.parse(text);
+    parsed = JSON.parse(text);
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not a JSON object');
-    return parsed as ModelShape;
   } catch (error) {
     throw new ModelFileProblem(file, `${file} is not valid JSON (${(error as Error).message})`, 'The model folder looks damaged: download or copy it again.');
   }
+  phi3Layout(parsed as Record<string, unknown>, file);
+  return parsed as ModelShape;
 }
 
 /**
- * Every .safetensors file of the folder is whole: its header parses and its tensors end exactly at
- * the end of the file. A file cut short (an interrupted download or copy) otherwise fails deep
- * inside a converter, minutes later, with a Python traceback. Only headers are read.
+ * Every entry of the model folder is a regular file or a folder, links followed as the digest and the
+ * converters follow them: a FIFO or a device would hang whoever reads it, and a link that loops or
+ * points nowhere would stop the digest with a raw system error. `exclude` leaves out what the model's
+ * digest leaves out (hidden hub bookkeeping).
  */
-export async function checkSafetensors(folder: string): Promise<void> {
-  for (const name of (await readdir(folder)).filter((entry) => entry.endsWith('.safetensors')).sort()) {
-    const file = path.join(folder, name);
-    const { size } = await stat(file);
-    const handle = await open(file, 'r');
-    try {
-      const damaged = (why: string) => new ModelFileProblem(file, `${file} is damaged: ${why}`, 'The file was probably cut short by an interrupted download or copy: fetch it again.');
-      if (size < 8) throw damaged(`${size} bytes, shorter than a safetensors header`);
-      const lengthBytes = Buffer.alloc(8);
-      await handle.read(lengthBytes, 0, 8, 0);
-      const headerLength = Number(lengthBytes.readBigUInt64LE(0));
-      if (headerLength > size - 8 || headerLength > 100 * 2 ** 20) throw damaged(`its header claims ${headerLength} bytes, the file has ${size}`);
-      const header = Buffer.alloc(headerLength);
-      await handle.read(header, 0, headerLength, 8);
-      let tensors: Record<string, { data_offsets?: [number, number] }>;
+export async function checkModelFolderEntries(folder: string, exclude: (relative: string) => boolean = () => false): Promise<void> {
+  const seen = new Set<string>();
+  const hint = 'Remove it from the model folder, or copy the model into a folder of its own.';
+  async function walk(relative: string): Promise<void> {
+    const dir = path.join(folder, relative);
+    // A folder reached again through a link (sub -> ..) would be walked forever.
+    const real = await realpath(dir);
+    if (seen.has(real)) throw new ModelFileProblem(dir, `${dir} is a link back to a folder already inside the model folder (a loop)`, hint);
+    seen.add(real);
+    for (const name of (await readdir(dir)).sort()) {
+      const child = relative ? `${relative}/${name}` : name;
+      if (exclude(child)) continue;
+      const absolute = path.join(folder, child);
+      let info: Stats;
       try {
-        tensors = JSON.parse(header.toString('utf8'));
-      } catch {
-        throw damaged('its header is not valid JSON');
+        info = await stat(absolute);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP') throw new ModelFileProblem(absolute, `${absolute} is a symbolic link that loops (ELOOP)`, hint);
+        if (code === 'ENOENT') throw new ModelFileProblem(absolute, `${absolute} is a symbolic link to nothing (its target ${await readlink(absolute).catch(() => '?')} does not exist)`, 'Fetch the file it stood for again, or remove the link.');
+        throw new ModelFileProblem(absolute, `cannot read ${absolute} (${code ?? (error as Error).message})`, 'Check the permissions of the model folder.');
       }
-      const end = Math.max(0, ...Object.entries(tensors).filter(([key]) => key !== '__metadata__').map(([, tensor]) => tensor.data_offsets?.[1] ?? 0));
-      const expected = 8 + headerLength + end;
-      if (expected !== size) throw damaged(`its tensors need ${expected} bytes, the file has ${size}`);
-    } finally {
-      await handle.close();
+      if (info.isDirectory()) await walk(child);
+      else if (!info.isFile()) throw new ModelFileProblem(absolute, `${absolute} is ${fileKind(info)}, not a regular file; phiforge does not read it`, hint);
     }
   }
+  await walk('');
+}
+
+/** What kind of weights a model folder holds, after checkModelWeights has read them. */
+export type WeightsFound = 'safetensors' | 'pytorch' | 'none';
+
+const SHARD_INDEX = 'model.safetensors.index.json';
+
+/**
+ * The model's weights are whole and are the tensors its config.json's Phi-3 layout needs: every
+ * .safetensors header checked in full (offsets, sizes, dtypes; safetensors.ts), then the checkpoint
+ * transformers would load (model.safetensors, else the shards model.safetensors.index.json names)
+ * compared tensor by tensor with the layout (model-layout.ts). Only headers are read. A folder of
+ * pytorch_model*.bin files (pickles, with no header to read cheaply) is left to the converter and to
+ * the engine's check of its load report; a folder without weights is the caller's to judge (plan and
+ * doctor accept one, a build does not).
+ */
+export async function checkModelWeights(folder: string, shape: ModelShape): Promise<WeightsFound> {
+  const entries = (await readdir(folder)).sort();
+  const headers = new Map<string, SafetensorsHeader>();
+  for (const name of entries.filter((entry) => entry.endsWith('.safetensors'))) headers.set(name, await readSafetensorsHeader(path.join(folder, name)));
+  const configFile = path.join(folder, 'config.json');
+  const layout = phi3Layout(shape as Record<string, unknown>, configFile);
+
+  const stored = new Map<string, StoredTensor>();
+  const take = (name: string) => {
+    for (const tensor of headers.get(name)!.tensors) stored.set(tensor.name, { dtype: tensor.dtype, shape: tensor.shape, file: path.join(folder, name) });
+  };
+  if (headers.has('model.safetensors')) {
+    // transformers loads model.safetensors when it is there, whatever else the folder holds.
+    take('model.safetensors');
+    checkPhi3Tensors(layout, stored, path.join(folder, 'model.safetensors'), configFile);
+    return 'safetensors';
+  }
+  if (entries.includes(SHARD_INDEX)) {
+    const indexFile = path.join(folder, SHARD_INDEX);
+    if (!(await stat(indexFile)).isFile()) throw new ModelFileProblem(indexFile, `${indexFile} is not a regular file`, 'Download or copy the model again.');
+    const index = parseShardIndex(indexFile, await readFile(indexFile, 'utf8'));
+    const seenIn = new Map<string, string>();
+    for (const shard of new Set(index.weightMap.values())) {
+      if (!headers.has(shard)) {
+        throw new ModelFileProblem(indexFile, `${indexFile} names the shard ${shard}, which is not in the folder`, 'A download that stopped part-way leaves such a folder: fetch the model again.');
+      }
+      for (const tensor of headers.get(shard)!.tensors) {
+        const other = seenIn.get(tensor.name);
+        if (other) throw new ModelFileProblem(indexFile, `tensor ${tensor.name} is stored twice, in ${other} and in ${shard}`, 'Download or copy the model again.');
+        seenIn.set(tensor.name, shard);
+      }
+      take(shard);
+    }
+    for (const [tensor, shard] of index.weightMap) {
+      if (seenIn.get(tensor) !== shard) throw new ModelFileProblem(indexFile, `${indexFile} puts tensor ${tensor} in ${shard}, but ${shard}'s header has no such tensor`, 'The index and its shards come from different downloads: fetch the model again.');
+    }
+    checkPhi3Tensors(layout, stored, indexFile, configFile);
+    return 'safetensors';
+  }
+  if (headers.size > 0) {
+    const [first] = headers.keys();
+    throw new ModelFileProblem(
+      path.join(folder, first),
+      `${folder} holds ${[...headers.keys()].join(', ')} but neither model.safetensors nor ${SHARD_INDEX}: transformers would not find these weights`,
+      `A sharded checkpoint needs its ${SHARD_INDEX}: fetch it with the shards.`,
+    );
+  }
+  return entries.some((entry) => /^pytorch_model(-\d+-of-\d+)?\.bin$|^pytorch_model\.bin\.index\.json$/.test(entry)) ? 'pytorch' : 'none';
 }

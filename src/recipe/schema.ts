@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { ARTIFACT_NAME_HINT, ARTIFACT_NAME_MAX, artifactNameProblem } from '../cache/ownership.js';
+import { REPO_ID_PATTERN, repoIdProblem, revisionProblem } from '../hub/names.js';
 import { PRESET_NAMES, PRESETS } from './model-files.js';
 
 // The recipe format, as every backend shares it. `hint` metadata is shown next to a schema error at
@@ -10,23 +12,34 @@ import { PRESET_NAMES, PRESETS } from './model-files.js';
 /** optimum-cli's --weight-format values that phiforge knows how to check in the IR afterwards. */
 export const WEIGHT_FORMATS = ['fp32', 'fp16', 'int8', 'int4'] as const;
 
-const HUB_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 const SLUG = /^[a-z0-9][a-z0-9._-]*$/;
+
+/**
+ * A string check made by one of the rules shared with the command line (hub/names.ts,
+ * cache/ownership.ts): one issue, worded by the rule, instead of a pattern's bare "Invalid string".
+ */
+function ruleCheck(problem: (text: string) => string | undefined, options: { prefix?: string; hint?: string } = {}) {
+  return (value: string, ctx: z.RefinementCtx) => {
+    const message = problem(value);
+    if (message) ctx.addIssue({ code: 'custom', message: `${options.prefix ?? ''}${message}`, ...(options.hint ? { params: { hint: options.hint } } : {}) });
+  };
+}
 
 const ModelSchema = z
   .strictObject({
     id: z
       .string()
-      .regex(HUB_ID, 'expected a Hugging Face model id like "microsoft/Phi-3-mini-4k-instruct"')
+      .superRefine(ruleCheck(repoIdProblem, { prefix: 'expected a Hugging Face model id: ' }))
       .optional()
-      .meta({ description: 'Hugging Face model id, downloaded into the standard HF cache.', hint: 'owner/name, as on the model page, with revision: <commit>.' }),
+      .meta({ description: 'Hugging Face model id, downloaded into the standard HF cache.', hint: 'owner/name, as on the model page, with revision: <commit>.', pattern: REPO_ID_PATTERN.source }),
     revision: z
       .string()
-      .min(1)
+      .superRefine(ruleCheck(revisionProblem))
       .optional()
       .meta({
-        description: 'Commit (40 hex characters) to pin; a branch or tag is resolved and the commit recorded.',
+        description: 'Commit (40 lower-case hex characters) to pin; a branch or tag is resolved and the commit recorded.',
         hint: 'Pin the 40-character commit id from the model page\'s "Files and versions" history.',
+        minLength: 1,
       }),
     path: z.string().min(1).optional().meta({ description: 'A local Hugging Face model folder, relative to the recipe.' }),
     synthetic: z
@@ -295,9 +308,13 @@ export type ValidateSettings = z.output<typeof ValidateSchema>;
  */
 function recipeFields(devices: KnownDevices) {
   return {
-    name: z.string().regex(SLUG, 'name must be lower-case letters, digits, ".", "_" or "-"').meta({
+    // The same rule as --name and every path made from a name (cache/ownership.ts): a name the build
+    // cannot make a folder of is refused here, not after the build as an internal error.
+    name: z.string().superRefine(ruleCheck(artifactNameProblem, { hint: ARTIFACT_NAME_HINT })).meta({
       description: 'Artifact name: the build writes dist/<name>/.',
       hint: 'For example phi3-mini-4k-int4-ov.',
+      pattern: SLUG.source,
+      maxLength: ARTIFACT_NAME_MAX,
     }),
     description: z.string().optional(),
     extends: z.string().optional().meta({
@@ -307,7 +324,7 @@ function recipeFields(devices: KnownDevices) {
     pipeline: z.string().regex(SLUG).meta({ description: 'Pipeline definition to use: pipelines/<pipeline>.yaml.', hint: 'For example openvino, openvino-npu or ort-genai.' }),
     quantization: QuantizationSchema,
     export: z.enum(['shared', 'direct']).optional().meta({
-      description: 'OpenVINO: shared converts the PyTorch model once per model and derives every variant from that IR with NNCF (the same bytes as optimum-cli); direct runs optimum-cli export openvino for this recipe alone.',
+      description: 'OpenVINO: how the IR is made, decided by the recipe alone, so it ships the same bytes however it is built. direct (the default) runs optimum-cli export openvino for this recipe, the guide\'s exact command in one pass; shared converts the PyTorch model once per model and derives each variant from that IR with NNCF (the same weights as optimum-cli, other node names in the .xml), for builds of several variants of one model. Data-aware recipes always use shared, fp32 always direct.',
     }),
     targets: z
       .array(targetSchema(devices))
@@ -324,8 +341,35 @@ export type RecipeSections = Record<string, z.ZodType>;
 export function recipeSchema<S extends RecipeSections>(sections: S, devices: KnownDevices) {
   return z
     .strictObject({ ...recipeFields(devices), ...sections })
-    .superRefine((recipe, ctx) => checkGatesAgainstValidation(recipe as unknown as BaseRecipe, ctx))
+    .superRefine((recipe, ctx) => {
+      checkOneTargetPerDevice(recipe as unknown as BaseRecipe, ctx);
+      checkGatesAgainstValidation(recipe as unknown as BaseRecipe, ctx);
+    })
     .meta({ title: 'phiforge recipe', description: 'What phiforge builds: model, pipeline, quantization, targets, validation.', hint: 'A recipe is a mapping with name, model, pipeline, quantization and targets.' });
+}
+
+/**
+ * A device's validation is written to validation/<device>-<host>.json, so two targets on one device
+ * would overwrite each other's verdict (a failing gate hidden by a passing one). "The same device" is
+ * the same device string: names are case-sensitive and each backend has its own (OpenVINO CPU, ONNX
+ * Runtime cpu), and the result file is named by the string. OpenVINO's GPU and GPU.0 usually name the
+ * same card, but they write separate files and lose nothing, so both stay allowed.
+ */
+function checkOneTargetPerDevice(recipe: Pick<BaseRecipe, 'targets'>, ctx: z.RefinementCtx): void {
+  const first = new Map<string, number>();
+  recipe.targets.forEach((target, index) => {
+    const earlier = first.get(target.device);
+    if (earlier === undefined) {
+      first.set(target.device, index);
+      return;
+    }
+    ctx.addIssue({
+      code: 'custom',
+      path: ['targets', index, 'device'],
+      message: `${target.device} is already the device of targets[${earlier}]: both would write validation/${target.device}-<host>.json, and the later result would replace the earlier`,
+      params: { hint: `Merge the two into one target: one entry per device, with all its gates in one gates: mapping.`, alsoAt: ['targets', earlier, 'device'] },
+    });
+  });
 }
 
 /** Gates that name what validation does not measure would fail with "not measured" only after a whole build. */

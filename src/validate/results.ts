@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { readContractFile } from '../contract.js';
+import { writeIntoArtifact } from '../artifact/check.js';
 import { filesDigest, VALIDATION_DIR, type FileEntry } from '../artifact/manifest.js';
+import { readContractFile } from '../contract.js';
 import { DeviceResult } from './contract.js';
+import { blobNotUsed } from './evaluate.js';
 
 // Device results live beside an artifact, in validation/<device>-<host>.json, never among its files:
 // CI device runners each add theirs, and a report or publish job collects them all.
@@ -16,14 +18,9 @@ export function resultFileName(result: Pick<DeviceResult, 'device' | 'host' | 'r
   return `${result.device.replace(SAFE, '_')}${flavour}-${result.host.name.replace(SAFE, '_')}.json`;
 }
 
+/** Replaces (never writes through) what stands at its name; a validation/ that is a link is refused. */
 export async function writeDeviceResult(artifactDir: string, result: DeviceResult): Promise<string> {
-  const dir = path.join(artifactDir, VALIDATION_DIR);
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, resultFileName(result));
-  const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, `${JSON.stringify(result, null, 2)}\n`);
-  await rename(temporary, file);
-  return file;
+  return writeIntoArtifact(artifactDir, `${VALIDATION_DIR}/${resultFileName(result)}`, `${JSON.stringify(result, null, 2)}\n`);
 }
 
 /** Every device result beside an artifact, each checked against its contract. */
@@ -45,7 +42,7 @@ export interface ValidationStanding {
   current: DeviceResult[];
   /** Results of other bytes (an earlier build of the same name): they say nothing of these files. */
   stale: DeviceResult[];
-  /** No current result failed, and at least one measured a device rather than skipping it. */
+  /** No current result failed, at least one measured a device rather than skipping it, and no device passed only without the blob the artifact ships. */
   passed: boolean;
   /** Why it did not pass, one line each; empty when it passed. */
   reasons: string[];
@@ -59,6 +56,12 @@ export function validationStanding(files: FileEntry[], results: DeviceResult[]):
   const reasons = current
     .filter((result) => result.report.status === 'failed')
     .map((result) => `${label(result)} failed: ${result.report.failures.join('; ') || result.report.reason || 'see its result file'}`);
+  // A pass of the IR compiled on the runner is no pass of the blob that ships: unless another result
+  // of the device ran that blob and passed, publishing would vouch for a blob no device ran.
+  const passedWithBlob = new Set(current.filter((result) => result.report.status === 'passed' && !blobNotUsed(result.report)).map((result) => result.device));
+  for (const result of current.filter((each) => each.report.status === 'passed' && blobNotUsed(each.report) && !passedWithBlob.has(each.device))) {
+    reasons.push(`${label(result)} passed without the shipped blob (${result.report.npu_blob!.detail}): no result of these files ran the blob; validate on a machine it fits, or rebuild the blob on this one`);
+  }
   if (!current.some((result) => result.report.status === 'passed')) {
     const skipped = current.filter((result) => result.report.status === 'skipped');
     if (current.length === 0) reasons.push(`no device has validated these files${stale.length ? ` (${stale.length} result(s) beside it measured other bytes)` : ''}`);

@@ -1,11 +1,11 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkArtifact } from '../artifact/check.js';
+import { checkArtifact, inspectArtifactFolder } from '../artifact/check.js';
 import { filesDigest, MANIFEST_FILE, PHIFORGE_VERSION, readManifest, REFERENCE_FILE, VALIDATION_DIR, type Manifest } from '../artifact/manifest.js';
 import { findBackend, RecipeSchema, type Recipe } from '../backends/index.js';
 import type { Backend, DeviceClass } from '../backends/types.js';
 import { DigestMemo } from '../cache/digest-memo.js';
-import { canonicalJson, sha256 } from '../cache/digest.js';
+import { canonicalJson, sha256, sha256File } from '../cache/digest.js';
 import { scriptDigests } from '../cache/step-cache.js';
 import { parseContract, readContractFile } from '../contract.js';
 import { cachePath, inGroup, type Context } from '../context.js';
@@ -16,7 +16,7 @@ import { BUILT_IN_PERPLEXITY_TEXT, perplexityText, promptsWithIds } from '../rec
 import { loadToolchain, scriptEnv, toolchainScript, unmetRequirement, type Toolchain } from '../toolchain/definition.js';
 import { ensureVenv, type ReadyVenv } from '../toolchain/venv.js';
 import { DeviceResult, ReferenceFile, RunnerRequest, RunsFile, SimilarityFile, SimilarityRequest, type TargetRun } from './contract.js';
-import { combineReports, evaluateTarget, targetLabel, type ValidationReport } from './evaluate.js';
+import { blobNotUsed, combineReports, evaluateTarget, targetLabel, type ValidationReport } from './evaluate.js';
 import { hostFingerprint } from './host.js';
 import { readDeviceResults, writeDeviceResult } from './results.js';
 
@@ -27,6 +27,8 @@ export interface ValidateArtifactOptions {
   deviceClasses?: DeviceClass[];
   /** Reuse a device result measured earlier on this machine for these exact bytes and settings. */
   reuse: boolean;
+  /** A shipped NPU blob that does not fit this runner fails its target instead of the IR being compiled in its place. */
+  requireBlob?: boolean;
 }
 
 export interface ArtifactValidation {
@@ -38,7 +40,7 @@ export interface ArtifactValidation {
 const SWEEP_TEXT = BUILT_IN_PERPLEXITY_TEXT;
 
 /** The scripts a measurement depends on besides the artifact: a change to any of them measures again. */
-const COMMON_RUNNER_SCRIPTS = ['runner.py', 'phiforge_io.py', 'perplexity.py', 'similarity.py'].map((file) => toolchainScript('common', file));
+const COMMON_RUNNER_SCRIPTS = ['runner.py', 'phiforge_io.py', 'perplexity.py', 'similarity.py', 'npu_blob.py'].map((file) => toolchainScript('common', file));
 
 /**
  * Validates the files of an artifact folder exactly as they are: first every file against the
@@ -48,6 +50,8 @@ const COMMON_RUNNER_SCRIPTS = ['runner.py', 'phiforge_io.py', 'perplexity.py', '
  * written beside the artifact (validation/<device>-<host>.json); the shipped files are not touched.
  */
 export async function validateArtifact(context: Context, artifactDir: string, options: ValidateArtifactOptions): Promise<ArtifactValidation> {
+  // Walked before anything in it is read: a manifest.json that is a FIFO or a link out of the folder is refused, not read through.
+  await inspectArtifactFolder(artifactDir);
   const manifest = await readManifest(artifactDir);
   await checkArtifact(artifactDir, manifest.files, DigestMemo.of(context.cacheRoot));
   // Results go beside the artifact: a folder no one may write to is found out before measuring.
@@ -64,10 +68,10 @@ export async function validateArtifact(context: Context, artifactDir: string, op
       'Validate it on a runner of one of its targets\' device classes.',
     );
   }
-  const request = runnerRequest(artifactDir, recipe, reference);
+  const request = { ...runnerRequest(artifactDir, recipe, reference), ...(options.requireBlob ? { require_blob: true } : {}) };
   const host = hostFingerprint();
   const earlier = options.reuse ? await readDeviceResults(artifactDir) : [];
-  const artifact = { name: manifest.name, backend: backend.name, files_sha256: filesDigest(manifest.files) };
+  const artifact = { name: manifest.name, backend: backend.name, files_sha256: filesDigest(manifest.files), manifest_sha256: await sha256File(manifestFile) };
 
   const results: DeviceResult[] = [];
   const measured: ValidationReport['measured'] = [];
@@ -90,6 +94,10 @@ export async function validateArtifact(context: Context, artifactDir: string, op
       const run = earlierResult?.run ?? fresh!.runs.targets[toRun.indexOf(target)];
       const similarity = earlierResult ? earlierResult.similarity : fresh!.similarity[toRun.indexOf(target)];
       const report = evaluateTarget({ run, gates, settings: recipe.validate, reference, similarity: similarity?.by_prompt, requireDevice: options.requireDevice, int4Share: manifest.weights?.int4_share });
+      // A refused target (--require-blob) compiled nothing: its failure says so instead.
+      if (run.status === 'ran' && blobNotUsed(report)) {
+        context.say(`${targetLabel(report)}: ${report.npu_blob!.detail}; the IR was compiled here instead. This result does not validate openvino_model.blob and cannot make it publishable (--require-blob fails instead)`);
+      }
       const result: DeviceResult = {
         schema: 'phiforge.validation/1',
         artifact,

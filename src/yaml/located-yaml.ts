@@ -1,9 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument, visit } from 'yaml';
+import { Document, isMap, isNode, isPair, isScalar, isSeq, LineCounter, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { fieldPath } from '../contract.js';
 import { InputError, type InputProblem, type SourceLocation } from '../errors.js';
+import { readRegularFile, type Unreadable } from '../exec/preflight.js';
 
 export type KeyPath = ReadonlyArray<string | number>;
 
@@ -26,6 +26,8 @@ export interface LocatedSource {
 export const MAX_YAML_BYTES = 1024 * 1024;
 /** How many aliases may be expanded: enough for any real recipe, far too few for a billion-laughs bomb. */
 const MAX_ALIASES = 100;
+/** Mapping keys that are refused in every YAML file phiforge reads (see reservedKeys). */
+const RESERVED_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 /**
  * A parsed YAML file that remembers where every node came from, so that any later check (schema,
@@ -53,32 +55,22 @@ export class YamlSource implements LocatedSource {
       message: `YAML syntax: ${error.message.split('\n')[0]}`,
       hint: 'Check indentation and quoting around this position; YAML needs spaces, not tabs.',
     }));
-    if (problems.length === 0) problems.push(...source.duplicateKeys());
+    if (problems.length === 0) problems.push(...source.duplicateKeys(), ...source.reservedKeys());
     if (problems.length === 0) source.expand();
     if (problems.length > 0) throw new InputError(file, problems);
     return source;
   }
 
-  static async read(filePath: string): Promise<YamlSource> {
+  /**
+   * Reads and parses a YAML file the user named. Only a regular file of at most MAX_YAML_BYTES is
+   * read (readRegularFile): a FIFO or a device is refused without being opened. `notFoundHint` says
+   * where the path was meant to lead (a base recipe's path is relative to the file that extends it).
+   */
+  static async read(filePath: string, options: { notFoundHint?: string } = {}): Promise<YamlSource> {
     const shown = displayPath(filePath);
-    let text: string;
-    try {
-      const info = await stat(filePath);
-      if (info.isDirectory()) throw Object.assign(new Error('a folder'), { code: 'EISDIR' });
-      if (info.size > MAX_YAML_BYTES) throw tooLarge(shown, info.size);
-      text = await readFile(filePath, 'utf8');
-    } catch (error) {
-      if (error instanceof InputError) throw error;
-      const code = (error as NodeJS.ErrnoException).code;
-      const reasons: Record<string, [string, string]> = {
-        ENOENT: ['file not found', 'Check the path; recipes usually live in recipes/.'],
-        EISDIR: ['this is a folder, not a YAML file', 'Name the recipe file inside it, e.g. recipes/phi3-int4-ov.yaml.'],
-        EACCES: ['permission denied', 'Make the file readable for this user.'],
-      };
-      const [message, hint] = reasons[code ?? ''] ?? [`cannot read file (${code ?? (error as Error).message})`, 'Check that the path names a readable file.'];
-      throw new InputError(shown, [{ message, hint }]);
-    }
-    return YamlSource.parse(shown, text);
+    const read = await readRegularFile(filePath, MAX_YAML_BYTES);
+    if ('unreadable' in read) throw new InputError(shown, [unreadableProblem(read.unreadable, options.notFoundHint)]);
+    return YamlSource.parse(shown, read.bytes.toString('utf8'));
   }
 
   get data(): unknown {
@@ -123,6 +115,23 @@ export class YamlSource implements LocatedSource {
     return problems;
   }
 
+  /**
+   * Keys that name JavaScript's object machinery. `__proto__` would not become a key at all once
+   * mappings are merged (extends:) but replace the prototype of the merged mapping, so its contents
+   * would pass the unknown-key check as inherited values; no phiforge file has any of these keys.
+   */
+  private reservedKeys(): InputProblem[] {
+    const problems: InputProblem[] = [];
+    visit(this.doc, {
+      Pair: (_key, pair, ancestors) => {
+        if (!isScalar(pair.key) || !RESERVED_KEYS.has(String(pair.key.value))) return;
+        const key = String(pair.key.value);
+        problems.push({ location: pair.key.range ? this.at(pair.key.range[0]) : undefined, key: formatKeyPath([...keyPathOf([...ancestors, pair]), key]), message: `"${key}" cannot be a key: JavaScript reserves the name, and no phiforge setting has it`, hint: 'Remove this key; see the file format (schema/*.schema.json) for the keys there are.' });
+      },
+    });
+    return problems;
+  }
+
   /** Whether this file itself writes a value at `keyPath`. */
   has(keyPath: KeyPath): boolean {
     return keyPath.length === 0 || this.doc.hasIn(keyPath);
@@ -156,7 +165,31 @@ export class YamlSource implements LocatedSource {
 }
 
 function tooLarge(file: string, bytes: number): InputError {
-  return new InputError(file, [{ message: `the file is ${(bytes / 2 ** 20).toFixed(1)} MiB; phiforge reads YAML files of at most ${MAX_YAML_BYTES / 2 ** 20} MiB`, hint: 'A recipe is a few dozen lines; check that this is the file you meant.' }]);
+  return new InputError(file, [tooLargeProblem(bytes)]);
+}
+
+/** `bytes` is undefined when the file outgrew the limit while it was read (the size it had when looked at was within it). */
+function tooLargeProblem(bytes: number | undefined): InputProblem {
+  const size = bytes === undefined ? `more than ${MAX_YAML_BYTES / 2 ** 20} MiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return { message: `the file is ${size}; phiforge reads YAML files of at most ${MAX_YAML_BYTES / 2 ** 20} MiB`, hint: 'A recipe is a few dozen lines; check that this is the file you meant.' };
+}
+
+/** Why a YAML file was not read, for the user: what the path is, and what to do. */
+function unreadableProblem(unreadable: Unreadable, notFoundHint = 'Check the path; recipes usually live in recipes/.'): InputProblem {
+  switch (unreadable.reason) {
+    case 'missing':
+      return { message: 'file not found', hint: notFoundHint };
+    case 'not-a-file':
+      return unreadable.folder
+        ? { message: 'this is a folder, not a YAML file', hint: 'Name the recipe file inside it, e.g. recipes/phi3-int4-ov.yaml.' }
+        : { message: `this is ${unreadable.kind}, not a regular file; phiforge does not open it`, hint: 'Name a YAML file saved on disk: a pipe or a device would block phiforge or never end (to pass a generated recipe, write it to a file first).' };
+    case 'too-large':
+      return tooLargeProblem(unreadable.bytes);
+    case 'error':
+      return unreadable.code === 'EACCES'
+        ? { message: 'permission denied', hint: 'Make the file readable for this user.' }
+        : { message: `cannot read file (${unreadable.code})`, hint: 'Check that the path names a readable file.' };
+  }
 }
 
 export function displayPath(filePath: string): string {
@@ -192,8 +225,11 @@ function describeIssue(source: LocatedSource, schema: z.ZodType, issue: z.core.$
   // zod 4 does not say whether an invalid_type was a missing key or a value of the wrong type: the document does.
   const present = issue.code !== 'invalid_type' || valueAt(source.data, keyPath) !== undefined;
   const message = present ? describeWrongValue(issue, keyPath, source.data) : `missing required key (${issue.message.toLowerCase()})`;
-  const ownHint = issue.code === 'custom' ? (issue.params as { hint?: string } | undefined)?.hint : undefined;
-  return [source.problemAt(keyPath, message, ownHint ?? hintAt(schema, keyPath))];
+  const params = issue.code === 'custom' ? (issue.params as { hint?: string; alsoAt?: KeyPath } | undefined) : undefined;
+  // A rule about two places (the same device in two targets) names the other one too, with its line.
+  const other = params?.alsoAt && source.locate(params.alsoAt);
+  const located = other ? `${message} (${formatKeyPath(params.alsoAt!)} is at ${other.file}:${other.line}:${other.col})` : message;
+  return [source.problemAt(keyPath, located, params?.hint ?? hintAt(schema, keyPath))];
 }
 
 function valueAt(data: unknown, keyPath: KeyPath): unknown {
@@ -205,9 +241,29 @@ function valueAt(data: unknown, keyPath: KeyPath): unknown {
   return value;
 }
 
+/** The key path of the node at the end of `ancestors` (as visit() gives them): each pair's key, each list index. */
+function keyPathOf(ancestors: readonly unknown[]): Array<string | number> {
+  const keyPath: Array<string | number> = [];
+  ancestors.forEach((node, index) => {
+    const child = ancestors[index + 1];
+    if (child === undefined) return;
+    if (isPair(node) && child === node.value) keyPath.push(isScalar(node.key) ? String(node.key.value) : '?');
+    else if (isSeq(node)) keyPath.push(node.items.indexOf(child as never));
+  });
+  return keyPath;
+}
+
+/** YAML's .nan and .inf, which JSON.stringify would show as null. */
+function nonFinite(value: number): string {
+  return Number.isNaN(value) ? '.nan (not a number)' : `${value > 0 ? '.inf' : '-.inf'} (infinity)`;
+}
+
 function describeWrongValue(issue: z.core.$ZodIssue, keyPath: KeyPath, data: unknown): string {
-  if (issue.code !== 'invalid_type') return issue.message;
   const value = valueAt(data, keyPath);
+  // zod refuses YAML's .nan and .inf as numbers (alone or in a union): "expected a number, got
+  // number null" (JSON's spelling of them) would read as a contradiction.
+  if (typeof value === 'number' && !Number.isFinite(value) && (issue.code === 'invalid_type' || issue.code === 'invalid_union')) return `expected a finite number, got ${nonFinite(value)}`;
+  if (issue.code !== 'invalid_type') return issue.message;
   const got = Array.isArray(value) ? 'a list' : value === null ? 'nothing (null)' : typeof value === 'object' ? 'a mapping' : `${typeof value} ${JSON.stringify(value)}`;
   const names: Record<string, string> = { object: 'a mapping of keys', array: 'a list', int: 'a whole number', number: 'a number', string: 'a string', boolean: 'true or false' };
   const expected = names[issue.expected] ?? `a ${issue.expected}`;

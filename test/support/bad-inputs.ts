@@ -1,3 +1,9 @@
+import { BAD_INPUTS_ARTIFACT_FILES } from './bad-inputs/artifact-files.js';
+import { BAD_INPUTS_MEMORY } from './bad-inputs/memory.js';
+import { BAD_INPUTS_MODEL_FILES } from './bad-inputs/model-files.js';
+import { BAD_INPUTS_OWNERSHIP } from './bad-inputs/ownership.js';
+import { BAD_INPUTS_RECIPE_INPUT } from './bad-inputs/recipe-input.js';
+import { BAD_INPUTS_SIGNING } from './bad-inputs/signing.js';
 import { TINY_INT4 } from './recipes.js';
 
 // Every bad input phiforge refuses before it does anything expensive: what the user typed, the exit
@@ -44,8 +50,22 @@ targets:
 const bad = (recipe: string, ...extra: string[]): Pick<BadInput, 'files' | 'args'> => ({ files: { 'recipe.yaml': recipe }, args: ['build', 'recipe.yaml', ...extra] });
 const withValidate = (lines: string) => `${VALID}validate:\n${lines}`;
 const withTargets = (lines: string) => `${VALID}targets:\n${lines}`;
-const PHI3_CONFIG = JSON.stringify({ model_type: 'phi3', hidden_size: 3072, intermediate_size: 8192 });
-/** A safetensors file whose header promises 1024 bytes of tensor data that are not there. */
+/** Phi-3-mini-4k-instruct's config.json sizes: a valid Phi-3 layout (checked before anything else), so only the case's own fault is refused. */
+const PHI3_CONFIG = JSON.stringify({
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  vocab_size: 32064,
+  hidden_size: 3072,
+  intermediate_size: 8192,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 32,
+  max_position_embeddings: 4096,
+  original_max_position_embeddings: 4096,
+  rope_scaling: null,
+  tie_word_embeddings: false,
+});
+/** A safetensors file whose header promises 1024 bytes of tensor data that are not there (the cut is found before the missing tensors). */
 const TRUNCATED_SAFETENSORS = (() => {
   const header = Buffer.from(JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [16, 16], data_offsets: [0, 1024] } }));
   const length = Buffer.alloc(8);
@@ -53,7 +73,7 @@ const TRUNCATED_SAFETENSORS = (() => {
   return Buffer.concat([length, header, Buffer.alloc(100)]).toString('latin1');
 })();
 
-export const BAD_INPUTS: BadInput[] = [
+const BASE_BAD_INPUTS: BadInput[] = [
   // The file itself
   { what: 'malformed YAML', ...bad('name: tiny\nmodel:\n  synthetic: [phi3\npipeline: openvino\n'), exit: 2, says: ['recipe.yaml:', 'YAML syntax'] },
   { what: 'a tab in the indentation', ...bad('name: tiny\nmodel:\n\tsynthetic: phi3-mini-tiny\n'), exit: 2, says: ['recipe.yaml:3:1', 'YAML syntax'] },
@@ -185,3 +205,5 @@ export const BAD_INPUTS: BadInput[] = [
 function withTargetsCase(lines: string): Pick<BadInput, 'files' | 'args'> {
   return bad(withTargets(lines));
 }
+
+export const BAD_INPUTS: BadInput[] = [...BASE_BAD_INPUTS, ...BAD_INPUTS_RECIPE_INPUT, ...BAD_INPUTS_MODEL_FILES, ...BAD_INPUTS_OWNERSHIP, ...BAD_INPUTS_ARTIFACT_FILES, ...BAD_INPUTS_SIGNING, ...BAD_INPUTS_MEMORY];

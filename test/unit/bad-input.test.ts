@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +25,8 @@ describe('bad input', () => {
     expect(result.stderr).not.toContain('internal error');
     // Refused before anything expensive: no Python runs in this lane, and nothing takes long.
     expect(performance.now() - started).toBeLessThan(3000);
+    // ...and before any venv or step was started in the fresh cache each case gets.
+    for (const made of ['toolchains', 'tools', 'steps']) expect(existsSync(path.join(cwd, 'cache', made)), `${made}/ in the fresh cache`).toBe(false);
     const lines = result.stderr.replaceAll(cwd, '.').split('\n');
     const error = lines.find((line) => line.startsWith('error: ')) ?? lines[0];
     const hint = lines.find((line) => line.trim().startsWith('hint: ')) ?? '';

@@ -17,7 +17,8 @@ async function source(root: string, content: string) {
   return { dir, files: await digestFolder(dir) };
 }
 
-const manifest = (files: unknown) => ({ files });
+// The schema field is what marks a folder as phiforge's to replace (src/cache/ownership.ts).
+const manifest = (files: unknown) => ({ schema: 'phiforge.manifest/1', files });
 
 describe('publishing an artifact', () => {
   it('50 concurrent publishes of two contents into one folder all succeed and leave one whole artifact', async () => {

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import { publishToHub, type PublishReport } from '../../app/publish.js';
+import { describeTrust, trustJson } from '../../app/trust.js';
+import { trustedKeys } from '../../artifact/keys.js';
 import type { Context } from '../../context.js';
 import { useSimpleRenderer } from '../../engine/build.js';
 import type { UploadPhase, UploadProgress } from '../../hub/upload.js';
@@ -76,6 +78,8 @@ function describeFiles(report: PublishReport): string[] {
 export async function run(context: Context, args: Arguments): Promise<number> {
   const artifact = args.artifact as string;
   const dryRun = Boolean(args['dry-run']);
+  // Key files are read first: a bad one is bad input (exit 2) before the artifact is read.
+  const trusted = await trustedKeys(args['require-signature'] as string[] | undefined);
   const progress = progressReporter(context);
   if (!dryRun) context.say(`publishing ${artifact} to ${args.repo}@${args.revision}`);
   let report: PublishReport;
@@ -87,6 +91,10 @@ export async function run(context: Context, args: Arguments): Promise<number> {
       dryRun,
       message: args.message as string | undefined,
       allowUnvalidated: Boolean(args['allow-unvalidated']),
+      trusted,
+      onTrust: (trust) => {
+        for (const line of describeTrust(trust)) context.say(`${artifact}: ${line}`);
+      },
       onProgress: progress.update,
       onUnvalidated: (reasons) => context.say(`warning: publishing without a passing validation (--allow-unvalidated): ${reasons.join('; ')}`),
     });
@@ -109,6 +117,7 @@ export async function run(context: Context, args: Arguments): Promise<number> {
           files: report.files,
           total_bytes: report.totalBytes,
           card_file: card,
+          trust: trustJson(report.trust),
           ...(report.dryRun ? { card: report.card } : {}),
           ...(upload
             ? { commit: { id: upload.commit.oid, url: upload.commit.url }, created_repository: upload.createdRepository, created_branch: upload.createdBranch, regular_files: upload.regularFiles, lfs: upload.lfs }

@@ -17,6 +17,8 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
+          // A step cache of its own for every run, the venvs linked in: a green run means the converters ran.
+          globalSetup: ['test/support/e2e-cache.ts'],
           // Real converters want both cores; running files one at a time keeps them from starving
           // each other on a 2-core CI machine.
           fileParallelism: false,

@@ -182,8 +182,8 @@ function conversionSteps(plan) {
 }
 
 /**
- * Removes the conversion's cache entries and plans again until none is left: which steps the plan has
- * depends on what is cached (a cached shared base turns the export into a derivation from it).
+ * Removes the conversion's cache entries, so that the measured build converts: plans again until none
+ * is left (another build of the model may be committing one at the same time).
  */
 async function coldPlan() {
   for (let attempt = 0; attempt < 5; attempt++) {

@@ -24,8 +24,8 @@ if (!preset) throw new Error(`--size is tiny or full, not ${values.size}`);
 
 const scratch = await mkdtemp(path.join(os.tmpdir(), 'phiforge-overhead-'));
 const recipe = path.join(scratch, `overhead-${values.size}.yaml`);
-// The guide's INT4 settings, no validation targets' runs: only the build is compared. export: direct,
-// because a lone recipe derives from the shared conversion instead once one of this model is cached.
+// The guide's INT4 settings, no validation targets' runs: only the build is compared. export: direct
+// (the default, written out): phiforge runs the very optimum-cli command typed by hand below.
 await writeFile(recipe, `name: overhead-${values.size}\nmodel:\n  synthetic: ${preset}\npipeline: openvino\nexport: direct\nquantization: { weight_format: int4, group_size: 128, ratio: 0.6, sym: true }\ntargets: [{ device: CPU }]\n`);
 
 const timed = async (file, args, options = {}) => {

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // bench/variants: three OpenVINO variants of one model (FP16, INT4 g128 r0.6 sym, INT4 channel-wise
-// r1.0 sym) built by one phiforge command, sharing one PyTorch conversion, against three separate
+// r1.0 sym) built by one phiforge command, sharing one PyTorch conversion (the recipes say
+// export: shared; a recipe without it exports directly however it is built), against three separate
 // optimum-cli runs, side by side. phiforge runs with --no-validate, so both sides only export, once
 // as is and once with --jobs 2 (the variants' compressions side by side). The reference answers are
 // made once beforehand and shared (they are the model's, not a variant's, and optimum-cli has none).
@@ -36,7 +37,7 @@ const scratch = await mkdtemp(path.join(os.tmpdir(), 'phiforge-variants-'));
 const recipes = [];
 for (const variant of variants) {
   const file = path.join(scratch, `${variant.name}.yaml`);
-  await writeFile(file, `name: bench-${variant.name}\nmodel:\n  synthetic: ${family.preset}\npipeline: openvino\nquantization:\n  ${variant.quantization}\n`);
+  await writeFile(file, `name: bench-${variant.name}\nmodel:\n  synthetic: ${family.preset}\npipeline: openvino\nexport: shared\nquantization:\n  ${variant.quantization}\n`);
   recipes.push(file);
 }
 // The model and venvs must exist; then both sides start from the same local model folder. The warm-up
@@ -45,8 +46,8 @@ const warmRecipe = recipes[1];
 await execa(process.execPath, [cli, 'build', warmRecipe, '--no-validate', '--out', path.join(scratch, 'warm')], { cwd: root, stdout: 'ignore', stderr: 'inherit' });
 const plan = JSON.parse((await execa(process.execPath, [cli, 'plan', warmRecipe, '--json'], { cwd: root })).stdout);
 const modelDir = plan.steps.find((step) => step.id === 'model').output;
-// The export step runs optimum-cli itself or, once a shared conversion of the model is cached, the
-// venv's python with the derivation script: optimum-cli sits beside either.
+// The export step runs the venv's python with the derivation script (export: shared): optimum-cli
+// sits beside it.
 const optimumCli = path.join(path.dirname(plan.steps.find((step) => step.id === 'export').argv[0]), 'optimum-cli');
 // The reference answers of the model as --model gives it, made once in the repository's cache. A
 // folder of its own: phiforge refuses to let a --model build replace the preset's artifact.

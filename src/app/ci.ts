@@ -5,7 +5,7 @@ import { filesDigest, VALIDATION_DIR } from '../artifact/manifest.js';
 import { findBackend, RecipeSchema, type Recipe } from '../backends/index.js';
 import type { DeviceClass } from '../backends/types.js';
 import { loadCiConfig, type CiConfig } from '../ci/config.js';
-import { expandMatrices, publishLegs, type Matrices, type PublishLeg, type RecipeFacts, type ToolchainLock } from '../ci/matrix.js';
+import { expandMatrices, publishLegs, pullRequestOrigin, type Matrices, type PublishLeg, type PullRequestOrigin, type RecipeFacts, type ToolchainLock } from '../ci/matrix.js';
 import { workflowYaml } from '../ci/workflow.js';
 import { parseContract } from '../contract.js';
 import type { Context } from '../context.js';
@@ -16,6 +16,7 @@ import { readArtifact } from '../report/rows.js';
 import { loadToolchain, requireLock } from '../toolchain/definition.js';
 import { YamlSource } from '../yaml/located-yaml.js';
 import { checkResources } from './resources.js';
+import { blobNotUsed } from '../validate/evaluate.js';
 
 // `phiforge ci`: the GitHub Actions workflow, the matrix its plan job expands on every run, and the
 // artifacts its publish job may publish. Generation itself is pure (src/ci/); this reads the recipes,
@@ -113,12 +114,26 @@ export interface CiMatrix extends Matrices {
   bases: FoundRecipes['bases'];
 }
 
-/** `phiforge ci matrix`: every recipe planned and estimated, expanded into the jobs' matrices. */
+/**
+ * The pull request this GitHub Actions run is for, from the event GitHub describes in
+ * GITHUB_EVENT_NAME and the payload file GITHUB_EVENT_PATH; undefined for any other event, or outside
+ * Actions. A payload that cannot be read leaves the pull request's origin unknown, hence foreign.
+ */
+async function pullRequestOfThisRun(): Promise<PullRequestOrigin | undefined> {
+  const file = process.env.GITHUB_EVENT_PATH;
+  const payload: unknown = file ? await readFile(file, 'utf8').then((text) => JSON.parse(text) as unknown).catch(() => undefined) : undefined;
+  return pullRequestOrigin(process.env.GITHUB_EVENT_NAME, payload);
+}
+
+/**
+ * `phiforge ci matrix`: every recipe planned and estimated, expanded into the jobs' matrices; for a
+ * pull request from a fork, without the legs on self-hosted runners.
+ */
 export async function ciMatrix(context: Context, patterns: string[] | undefined, configFile: string | undefined): Promise<CiMatrix> {
   const { config, file } = await loadCiConfig(configFile);
   const found = await findRecipes(patterns?.length ? patterns : config.recipes);
   const recipes = await allRecipeFacts(context, found.files, { estimate: true });
-  return { ...expandMatrices(config, recipes), config, configFile: file, recipes, bases: found.bases };
+  return { ...expandMatrices(config, recipes, await pullRequestOfThisRun()), config, configFile: file, recipes, bases: found.bases };
 }
 
 export interface CiWorkflow {
@@ -197,7 +212,11 @@ export async function ciPublishable(artifactDirs: string[], configFile: string |
         const mine = current.filter((result) => result.device_class === deviceClass);
         const failed = mine.filter((result) => result.report.status === 'failed');
         if (failed.length > 0) reasons.push(`${deviceClass}: ${failed.map((result) => `${result.device} on ${result.host.name} failed${result.report.failures.length ? ` (${result.report.failures.join('; ')})` : ''}`).join('; ')}`);
-        else if (!mine.some((result) => result.report.status === 'passed')) reasons.push(`${deviceClass}: no passing result of these files in ${VALIDATION_DIR}/`);
+        else if (!mine.some((result) => result.report.status === 'passed' && !blobNotUsed(result.report))) {
+          // A pass that compiled the IR in place of a shipped blob validated the IR, not what ships.
+          const withoutBlob = mine.some((result) => result.report.status === 'passed');
+          reasons.push(`${deviceClass}: ${withoutBlob ? 'passed only without the shipped NPU blob (it did not fit the runner; see npu_blob in the result)' : `no passing result of these files in ${VALIDATION_DIR}/`}`);
+        }
       }
     }
     verdicts.push({ artifact: manifest.name, dir, publish: reasons.length === 0, reasons, ...(reasons.length === 0 ? { repo: publishLegs(config, [manifest.name]).include[0].repo } : {}) });

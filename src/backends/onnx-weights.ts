@@ -35,14 +35,14 @@ export interface OnnxWeightStatistics {
   floatParameters: number;
 }
 
-interface Node {
+export interface Node {
   op: string;
   inputs: string[];
   attributes: Map<string, bigint | number>;
 }
 
 /** Calls `visit` for each field of a message; a field it does not read is skipped. */
-function eachField(bytes: Uint8Array, visit: (field: number, reader: BinaryReader, wireType: WireType) => boolean): void {
+export function eachField(bytes: Uint8Array, visit: (field: number, reader: BinaryReader, wireType: WireType) => boolean): void {
   const reader = new BinaryReader(bytes);
   while (reader.pos < reader.len) {
     const [field, wireType] = reader.tag();
@@ -50,7 +50,7 @@ function eachField(bytes: Uint8Array, visit: (field: number, reader: BinaryReade
   }
 }
 
-function readNode(bytes: Uint8Array): Node {
+export function readNode(bytes: Uint8Array): Node {
   const node: Node = { op: '', inputs: [], attributes: new Map() };
   eachField(bytes, (field, reader) => {
     if (field === 1) node.inputs.push(reader.string());

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { cachePath, type Context } from '../context.js';
 import { canonicalJson, digestFolder, fileDigest, sha256, sha256File, stampsOf, type FileDigest } from './digest.js';
+import { removeInside } from './ownership.js';
 import { DigestMemo } from './digest-memo.js';
 import { OutputHasher } from './output-hasher.js';
 import { withLock } from './lock.js';
@@ -11,15 +12,20 @@ import { OutputCheckError } from '../errors.js';
 /** Everything that decides a step's output; its canonical JSON hashes to the step's cache key. */
 export interface StepKeyInputs {
   kind: string;
-  /** Bumped by hand when a step kind's behaviour changes in a way its params do not show. */
-  kindVersion: number;
+  /** Bumped by hand, only for a change of output that the command, its request files and its scripts do not show. */
+  kindVersion?: number;
   params: Record<string, unknown>;
   /** Keys (or content digests) of the upstream outputs this step reads. */
   inputs: Record<string, string>;
   toolchainLock?: string;
   /** sha256 of each script the step runs, by file name. */
   scripts: Record<string, string>;
+  /** The environment the command sets. */
   env: Record<string, string>;
+  /** The exact command, with phiforge's own folders as placeholders (<work>, <venv>, <cache>, <package>, <input:id>). */
+  command?: { argv: string[]; cwd?: string; links?: Record<string, string> };
+  /** The text of every file written for the command (its JSON request), placeholders as in `command`. */
+  requestFiles?: Record<string, string>;
 }
 
 export function stepKey(inputs: StepKeyInputs): string {
@@ -102,7 +108,7 @@ export async function getOrProduce(
       if (again.entry) return { entry: again.entry, outDir: path.join(dir, 'out'), reused: true };
       if (again.problem && existsSync(dir) && !options.force) options.onDiscard?.(again.problem);
       const workDir = stepWorkDir(context, key);
-      await rm(workDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      await removeInside(context.cacheRoot, workDir);
       await mkdir(path.join(workDir, 'out'), { recursive: true });
       await mkdir(path.join(workDir, CONVERTER_TEMP_DIR));
       let made: Omit<StepEntry, 'key' | 'files'>;
@@ -113,11 +119,11 @@ export async function getOrProduce(
         await hasher.stop();
         // The log stays in cache/logs; a half-made output is of no use. An output that ran but failed
         // its check stays for inspection (the error names it) until the next run or `cache gc`.
-        if (!(error instanceof OutputCheckError)) await rm(workDir, { recursive: true, force: true });
+        if (!(error instanceof OutputCheckError)) await removeInside(context.cacheRoot, workDir);
         throw error;
       }
       await hasher.stop();
-      await rm(path.join(workDir, CONVERTER_TEMP_DIR), { recursive: true, force: true });
+      await removeInside(context.cacheRoot, path.join(workDir, CONVERTER_TEMP_DIR));
       const stampsBeforeHash = await stampsOf(path.join(workDir, 'out'));
       const entry: StepEntry = { key, ...made, files: await digestFolder(path.join(workDir, 'out'), { memo: hasher }) };
       const entryText = JSON.stringify(entry, null, 1);
@@ -129,7 +135,7 @@ export async function getOrProduce(
       await rename(workDir, dir);
       // The marker names entry.json's digest: an entry whose file list was edited is not trusted.
       await writeFile(path.join(dir, COMMITTED), sha256(entryText));
-      await rm(previous, { recursive: true, force: true });
+      await removeInside(context.cacheRoot, previous);
       for (const file of entry.files) {
         const before = stampsBeforeHash.get(file.path);
         const absolute = path.join(dir, 'out', file.path);

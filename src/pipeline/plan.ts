@@ -12,13 +12,8 @@ export interface Plan {
   toolchains: Toolchain[];
 }
 
-export interface PlanOptions {
-  /** How many recipes of this build start from the model whose step key is given. */
-  variantsOfModel?: (modelKey: string) => number;
-}
-
-/** Recipe + pipeline -> concrete steps with keys and exact commands. Runs nothing. */
-export async function planRecipe(context: Context, recipe: ResolvedRecipe, options: PlanOptions = {}): Promise<Plan> {
+/** Recipe + pipeline -> concrete steps with keys and exact commands. Runs nothing; the recipe alone decides the plan, never the cache or the other recipes of an invocation. */
+export async function planRecipe(context: Context, recipe: ResolvedRecipe): Promise<Plan> {
   const { pipeline } = recipe;
   const unknown = pipeline.steps.flatMap((step, index) => (step.uses in STEP_KINDS ? [] : [pipeline.source.problemAt(['steps', index, 'uses'], `unknown step kind "${step.uses}"`, `Known kinds: ${Object.keys(STEP_KINDS).join(', ')}.`)]));
   if (unknown.length > 0) throw new InputError(pipeline.source.file, unknown);
@@ -30,7 +25,7 @@ export async function planRecipe(context: Context, recipe: ResolvedRecipe, optio
       toolchain = toolchains.get(definition.toolchain) ?? (await loadToolchain(definition.toolchain));
       toolchains.set(definition.toolchain, toolchain);
     }
-    planned[definition.id] = await STEP_KINDS[definition.uses].plan({ context, recipe, backend: recipe.backend, definition, toolchain, upstream: planned, variantsOfModel: options.variantsOfModel });
+    planned[definition.id] = await STEP_KINDS[definition.uses].plan({ context, recipe, backend: recipe.backend, definition, toolchain, upstream: planned });
   }
   const steps = Object.values(planned);
   const used = new Set(steps.map((step) => step.toolchain?.name).filter(Boolean));

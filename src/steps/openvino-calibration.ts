@@ -61,7 +61,6 @@ export const openVinoCalibrationStatistics: StepKind = {
     const env = { HF_HUB_OFFLINE: '1', HF_DATASETS_OFFLINE: '1' };
     const BASE_LINK = 'base';
     return planCommandStep(input, `collect NNCF's calibration statistics of the shared IR on ${calibration.texts.length} samples of the ${calibration.source} text, for every data-aware variant`, {
-      kindVersion: 1,
       params: { calibration: { sha256: calibration.sha256, samples: calibration.texts.length } },
       scripts: [script, toolchainScript(input.toolchain!, 'calibration.py')],
       env,

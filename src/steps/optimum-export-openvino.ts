@@ -28,8 +28,6 @@ export const optimumExportOpenVino: StepKind = {
     if (base && !('materialize' in base.work)) return planDerived(input, base.outDir, statistics && !statistics.inert ? path.join(statistics.outDir, 'statistics') : undefined);
     const task = 'text-generation-with-past';
     return planCommandStep(input, `optimum-cli export openvino (${recipe.quantization.weight_format})`, {
-      // 2: --model is a relative link, so openvino_config.json no longer records a machine's path.
-      kindVersion: 2,
       params: { task, quantization: recipe.quantization, trust_remote_code: recipe.model.trust_remote_code },
       scripts: [],
       env: OFFLINE,
@@ -65,7 +63,6 @@ async function planDerived(input: PlanInput, baseDir: string, statisticsDir: str
   const quantization = { weight_format, group_size, ratio, sym, backup_precision };
   if (isDataAware(recipe.quantization) && statisticsDir) return planDataAware(input, script, baseDir, statisticsDir, quantization);
   return planCommandStep(input, `derive the ${weight_format} variant from the shared IR (equivalent to: ${equivalentOptimumCli(recipe)})`, {
-    kindVersion: 1,
     params: { derived_from: 'base', quantization },
     scripts: [script],
     env: {},
@@ -95,7 +92,6 @@ async function planDataAware(input: PlanInput, script: string, baseDir: string, 
     input,
     `derive the data-aware ${quantization.weight_format} variant (${used.length ? used.join(' + ') : 'data-aware mixed precision'}, ${calibration.texts.length} samples of the ${calibration.source} text) from the shared IR through optimum-intel's Python API, which takes the texts as a list; otherwise equivalent to: ${equivalent}`,
     {
-      kindVersion: 1,
       params: { derived_from: 'base', quantization, data_aware: { ...algorithms, calibration: { sha256: calibration.sha256, samples: calibration.texts.length } } },
       scripts: [script, toolchainScript(input.toolchain!, 'calibration.py')],
       env,

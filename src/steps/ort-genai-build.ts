@@ -21,14 +21,13 @@ export const ortGenaiBuild: StepKind = {
     const precision = recipe.quantization.weight_format;
     const provider = recipe.ort.execution_provider;
     // The builder stamps model.onnx with the git HEAD of whatever repository holds its venv (the cache
-    // may sit inside one); a ceiling at the venvs' folder keeps the bytes independent of that.
-    const keyEnv = { HF_HUB_OFFLINE: '1', GIT_CEILING_DIRECTORIES: '<toolchains folder>' };
-    const env = { ...keyEnv, GIT_CEILING_DIRECTORIES: cachePath(input.context, 'toolchains') };
+    // may sit inside one); a ceiling at the venvs' folder keeps the bytes independent of that. The
+    // key reads the folder as <cache>/toolchains, so where the cache lives does not enter it.
+    const env = { HF_HUB_OFFLINE: '1', GIT_CEILING_DIRECTORIES: cachePath(input.context, 'toolchains') };
     return planCommandStep(input, `onnxruntime-genai model builder (${precision}, ${provider})`, {
-      kindVersion: 1,
       params: { precision, provider, extra_options: builderExtraOptions(recipe) },
       scripts: [checkScript],
-      env: keyEnv,
+      env,
       prepare: async (workDir) => {
         await rm(path.join(workDir, MODEL_LINK), { force: true });
         await symlink(modelDir, path.join(workDir, MODEL_LINK));

@@ -29,17 +29,26 @@ export interface StepOutput {
 
 /** A step whose output is made by one command and kept in the content-addressed step cache. */
 export interface CommandWork {
-  /** Bumped by hand when the step's behaviour changes in a way its params do not show. */
-  kindVersion: number;
+  /**
+   * Only for what the command does not show: bumped by hand when the output, or the facts read from
+   * it, change although the command, its request files and its scripts stay the same. The key covers those.
+   */
+  kindVersion?: number;
+  /** What the step was asked for, recorded in its cache entry; it enters the key (with what the command does not say, such as a compiling host). */
   params: Record<string, unknown>;
   /** Scripts the command runs; their digests enter the key so editing one rebuilds. */
   scripts: string[];
-  /** The environment that decides the output; it enters the key (machine-specific paths do not belong here). */
+  /** The environment the command runs with (what command() sets is added); it enters the key, phiforge's folders as placeholders. */
   env: Record<string, string>;
   /** Sets up the work folder before the command runs (links to inputs, for instance). */
   prepare?: (workDir: string) => Promise<void>;
-  /** Files written into the work folder before the command runs (JSON requests). */
+  /** Files written into the work folder before the command runs (JSON requests); their text enters the key, phiforge's folders as placeholders. */
   requestFiles?: (workDir: string) => Record<string, string> | Promise<Record<string, string>>;
+  /**
+   * The exact command. Called with placeholder folders for the key, as requestFiles is, then with the
+   * real ones to run; any other folder of phiforge's it names (an input's output, the cache, the
+   * package's scripts) is replaced by its placeholder in the key (steps/command-step.ts).
+   */
   command: (paths: { python: string; bin: string; workDir: string; outDir: string }) => CommandSpec;
   /** Differences between what the command made and what the recipe asked for; empty when all is well. */
   verify?: (outDir: string, tools: { python: string }) => Promise<string[]>;
@@ -90,8 +99,6 @@ export interface PlanInput {
   definition: StepDefinition;
   toolchain?: Toolchain;
   upstream: Record<string, PlannedStep>;
-  /** How many recipes of this build start from the model whose step key is given (1 when planned alone). */
-  variantsOfModel?: (modelKey: string) => number;
 }
 
 export interface StepKind {

@@ -61,6 +61,44 @@ export type Measurement = z.output<typeof Measurement>;
 
 export const RunnerTarget = z.looseObject({ device: z.string() });
 
+/**
+ * What a compiled NPU blob depends on (toolchains/common/scripts/npu_blob.py): written into npu.json
+ * as compiled_for where the blob is compiled, and made by the runner for itself before it imports one.
+ * An emulated NPU (NPUW on the CPU) has no NPU compiler or driver: those fields say "emulated".
+ */
+export const NpuBlobRecord = z.strictObject({
+  openvino: z.string(),
+  openvino_genai: z.string(),
+  /** NPU_COMPILER_VERSION as major.minor, or "emulated". */
+  npu_compiler: z.string(),
+  /** NPU_DRIVER_VERSION, or "emulated". */
+  npu_driver: z.string(),
+  /** DEVICE_ARCHITECTURE of the NPU (the CPU's, for an emulated one). */
+  device_architecture: z.string(),
+  /** FULL_DEVICE_NAME: informative, not compared. */
+  device_name: z.string(),
+  weightless: z.boolean(),
+  /** MAX_PROMPT_LEN, MIN_RESPONSE_LEN and every NPU_* / NPUW_* property the model is compiled with, as strings. */
+  properties: z.record(z.string(), z.string()),
+});
+export type NpuBlobRecord = z.output<typeof NpuBlobRecord>;
+
+const RecordValue = z.union([z.string(), z.boolean()]).nullable();
+
+/** What became of the blob an artifact ships, on one NPU target: imported, or not and why. */
+export const NpuBlobUse = z.strictObject({
+  /** The artifact carries openvino_model.blob. */
+  shipped: z.boolean(),
+  /** The runner imported it; false means the IR was compiled on the spot (or, with require_blob, nothing ran). */
+  used: z.boolean(),
+  /** npu.json's record, as the artifact has it (absent in artifacts of older phiforge versions). */
+  compiled_for: z.record(z.string(), z.unknown()).optional(),
+  runner: NpuBlobRecord,
+  /** Each compared field that differs: its key (properties.MAX_PROMPT_LEN for a property), the blob's value and the runner's. */
+  mismatches: z.array(z.strictObject({ key: z.string(), blob: RecordValue, runner: RecordValue, why: z.string().optional() })),
+});
+export type NpuBlobUse = z.output<typeof NpuBlobUse>;
+
 export const RunnerRequest = z
   .strictObject({
     model_dir: z.string(),
@@ -72,6 +110,8 @@ export const RunnerRequest = z
     prompt_tokens: z.array(z.number().int().positive()).optional(),
     sweep_text: z.string().optional(),
     perplexity_text: z.string().optional(),
+    /** A target that ships a compiled model (an NPU blob) that does not fit this runtime is not run, rather than compiled from the IR. */
+    require_blob: z.boolean().optional(),
     /** The reference's long prompt: answered once, its next-token logits correlated with the reference's. */
     long_context: z
       .strictObject({ id: z.string(), messages: z.array(Message).min(1), reference_logits: z.array(z.number()), inside_messages: z.array(Message).min(1), inside_reference_logits: z.array(z.number()) })
@@ -82,7 +122,14 @@ export const RunnerRequest = z
 
 export type RunnerRequest = z.output<typeof RunnerRequest>;
 
-const SkippedTarget = z.strictObject({ device: z.string(), status: z.literal('skipped'), reason: z.string() });
+const SkippedTarget = z.strictObject({
+  device: z.string(),
+  status: z.literal('skipped'),
+  reason: z.string(),
+  /** Present when the device was there but its shipped blob did not fit and require_blob forbade compiling the IR. */
+  npu_blob: NpuBlobUse.optional(),
+  emulated: z.boolean().optional(),
+});
 
 const RanTarget = z.strictObject({
   device: z.string(),
@@ -118,6 +165,8 @@ const RanTarget = z.strictObject({
     .optional(),
   prompts: z.array(z.strictObject({ id: z.string(), token_ids: TokenIds, text: z.string(), runs: z.array(Measurement).min(1) })),
   sweep: z.array(z.strictObject({ prompt_tokens: z.number().int().positive(), runs: z.array(Measurement).min(1) })).optional(),
+  /** An NPU target: whether the artifact's compiled blob was imported, or the IR compiled here instead. */
+  npu_blob: NpuBlobUse.optional(),
   /** OpenVINO GenAI's own PerfMetrics sum over the measured prompt runs, to check phiforge's pooling against. */
   genai_aggregate: z.strictObject({ ttft_ms: z.number(), tpot_ms: z.number(), tokens_per_s: z.number() }).optional(),
 });
@@ -195,6 +244,8 @@ export const TargetReport = z.strictObject({
   emulated: z.boolean(),
   structural: z.boolean(),
   cpu_agreement: z.strictObject({ prompts: Count, identical: Count }).optional(),
+  /** An NPU target: was the shipped blob what ran? A result of a blob not used says nothing of the blob, and never makes it publishable. */
+  npu_blob: z.strictObject({ shipped: z.boolean(), used: z.boolean(), detail: z.string() }).optional(),
   figures: z
     .strictObject({
       ttft_ms: Spread,
@@ -237,7 +288,13 @@ export type Host = z.output<typeof Host>;
 export const DeviceResult = z
   .strictObject({
     schema: z.literal('phiforge.validation/1'),
-    artifact: z.strictObject({ name: z.string(), backend: z.string(), files_sha256: z.string().regex(/^[0-9a-f]{64}$/) }),
+    artifact: z.strictObject({
+      name: z.string(),
+      backend: z.string(),
+      files_sha256: z.string().regex(/^[0-9a-f]{64}$/),
+      /** The sha256 of the manifest.json measured against (its recipe, gates included): what a result's signature names. Absent in results of earlier versions. */
+      manifest_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+    }),
     device: z.string(),
     device_class: z.string(),
     host: Host,

@@ -1,6 +1,6 @@
 import type { Gates, ValidateSettings } from '../recipe/schema.js';
 import { promptsWithIds } from '../recipe/schema.js';
-import type { CheckResult, GateResult, Measurement, PromptReport, ReferenceFile, Spread, TargetReport, TargetRun } from './contract.js';
+import type { CheckResult, GateResult, Measurement, NpuBlobUse, PromptReport, ReferenceFile, Spread, TargetReport, TargetRun } from './contract.js';
 
 // The one evaluator of answer checks, reference agreement and gates, whatever backend ran the model.
 
@@ -72,9 +72,30 @@ export function targetLabel(target: { device: string; emulated?: boolean; struct
   return target.device;
 }
 
+/** The one line that says what became of a shipped NPU blob, for reports and messages. */
+export function describeBlobUse(use: NpuBlobUse): string {
+  if (!use.shipped) return 'the artifact ships no compiled blob: the IR was compiled on this runner';
+  const runner = use.runner;
+  if (use.used) return `imported the shipped blob (compiled for OpenVINO ${runner.openvino}, NPU compiler ${runner.npu_compiler}, driver ${runner.npu_driver}, ${runner.device_architecture})`;
+  const show = (value: string | boolean | null) => (value === null ? 'nothing' : String(value));
+  const differences = use.mismatches.map((mismatch) => mismatch.why ?? `${mismatch.key} ${show(mismatch.blob)} in the blob, ${show(mismatch.runner)} on this runner`);
+  return `the shipped blob was not used: ${differences.join('; ')}`;
+}
+
+/** A result whose NPU ran something other than the blob the artifact ships: it says nothing of that blob. */
+export function blobNotUsed(report: Pick<TargetReport, 'npu_blob'>): boolean {
+  return Boolean(report.npu_blob?.shipped && !report.npu_blob.used);
+}
+
 export function evaluateTarget(input: TargetEvaluation): TargetReport {
   const { run } = input;
   const label = targetLabel(run);
+  if (run.status === 'skipped' && run.npu_blob) {
+    // The runner declined to compile the IR in place of the shipped blob (--require-blob): a failure, never a skip.
+    const npuBlob = { shipped: run.npu_blob.shipped, used: false, detail: run.npu_blob.shipped ? describeBlobUse(run.npu_blob) : 'the artifact ships no compiled blob' };
+    const failures = [`${label}: ${npuBlob.detail}; --require-blob is set, so the IR was not compiled instead`];
+    return { device: run.device, status: 'failed', reason: run.reason, emulated: Boolean(run.emulated), structural: false, npu_blob: npuBlob, prompts: [], gates: [], failures };
+  }
   if (run.status === 'skipped') {
     const failures = input.requireDevice ? [`${label}: ${run.reason} and --require-device is set`] : [];
     return { device: run.device, status: input.requireDevice ? 'failed' : 'skipped', reason: run.reason, emulated: false, structural: false, prompts: [], gates: [], failures };
@@ -110,6 +131,7 @@ export function evaluateTarget(input: TargetEvaluation): TargetReport {
     emulated: Boolean(run.emulated),
     structural: Boolean(run.structural),
     cpu_agreement: run.cpu_agreement,
+    ...(run.npu_blob ? { npu_blob: { shipped: run.npu_blob.shipped, used: run.npu_blob.used, detail: describeBlobUse(run.npu_blob) } } : {}),
     figures,
     agreement,
     perplexity,

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { alteredCopy } from '../support/artifact-copy.js';
 import { deviceResults, REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 
 // The NPU path with the real OpenVINO GenAI: compile, export and re-import the blob, emulated through
@@ -31,6 +32,57 @@ describe('NPU recipes', () => {
     const manifest = JSON.parse(await readFile(path.join(artifact, 'manifest.json'), 'utf8'));
     expect(manifest.steps.find((step: { id: string }) => step.id === 'compile').facts.npu.emulated).toBe(true);
     expect(await readFile(path.join(cwd, 'junit.xml'), 'utf8')).toContain('classname="phi3-tiny-int4-npu.NPU.emulated"');
+
+    // What the blob depends on, recorded where it was compiled (npu.json and so the manifest), and
+    // matched by the runner before it imported the blob.
+    expect(npu.compiled_for).toMatchObject({
+      openvino: npu.openvino,
+      openvino_genai: npu.openvino_genai,
+      npu_compiler: 'emulated',
+      npu_driver: 'emulated',
+      device_architecture: expect.stringMatching(/^emulated on CPU \S+/),
+      weightless: false,
+      properties: { MAX_PROMPT_LEN: '256', MIN_RESPONSE_LEN: '64', NPUW_DEVICES: 'CPU', NPUW_ONLINE_PIPELINE: 'NONE' },
+    });
+    expect(manifest.steps.find((step: { id: string }) => step.id === 'compile').facts.npu.compiled_for).toEqual(npu.compiled_for);
+    expect(npuResult.run.npu_blob).toMatchObject({ shipped: true, used: true, mismatches: [], runner: npu.compiled_for });
+    expect(npuResult.report.npu_blob).toMatchObject({ shipped: true, used: true });
+  }, TIMEOUT);
+
+  it('a blob compiled for another OpenVINO and MAX_PROMPT_LEN: validate compiles the IR instead and says so (never publishable); --require-blob exits 1 naming the mismatch', async () => {
+    const cwd = await workspace();
+    const built = await runCli(args('build', DEMO, '--emulate-npu', '--no-validate'), { cwd });
+    expect(built.exitCode, built.stderr).toBe(0);
+    const artifact = path.join(cwd, 'dist', 'phi3-tiny-int4-npu');
+    const { openvino } = JSON.parse(await readFile(path.join(artifact, 'npu.json'), 'utf8')).compiled_for;
+    // Otherwise consistent: npu.json is listed again in the copy's manifest with its new digest.
+    const copy = path.join(cwd, 'elsewhere', 'phi3-tiny-int4-npu');
+    await alteredCopy(artifact, copy, 'npu.json', (bytes) => {
+      const npu = JSON.parse(bytes.toString('utf8'));
+      npu.compiled_for.openvino = '2025.3.0-19807';
+      npu.compiled_for.properties.MAX_PROMPT_LEN = '512';
+      return Buffer.from(JSON.stringify(npu, null, 1));
+    });
+
+    const recompiled = await runCli(['validate', copy, '--emulate-npu', '--cache-dir', SHARED_CACHE], { cwd });
+    expect(recompiled.exitCode, recompiled.stderr).toBe(0);
+    const mismatch = `openvino 2025.3.0-19807 in the blob, ${openvino} on this runner; properties.MAX_PROMPT_LEN 512 in the blob, 256 on this runner`;
+    expect(recompiled.stderr).toContain(`NPU (emulated): the shipped blob was not used: ${mismatch}; the IR was compiled here instead.`);
+    const [result] = await deviceResults(copy);
+    expect(result.run.npu_blob).toMatchObject({ shipped: true, used: false, mismatches: [{ key: 'openvino', blob: '2025.3.0-19807', runner: openvino }, { key: 'properties.MAX_PROMPT_LEN', blob: '512', runner: '256' }] });
+    expect(result.report).toMatchObject({ status: 'passed', npu_blob: { shipped: true, used: false } });
+    // A pass of the IR compiled on the runner is no pass of the blob that ships.
+    const publish = await runCli(['publish', copy, '--repo', 'me/npu', '--dry-run'], { cwd });
+    expect(publish.exitCode).toBe(1);
+    expect(publish.stderr).toContain('passed without the shipped blob (the shipped blob was not used: openvino 2025.3.0-19807 in the blob');
+
+    const required = await runCli(['validate', copy, '--emulate-npu', '--require-blob', '--cache-dir', SHARED_CACHE], { cwd });
+    expect(required.exitCode).toBe(1);
+    expect(required.stderr).toContain(`NPU (emulated): the shipped blob was not used: ${mismatch}; --require-blob is set, so the IR was not compiled instead`);
+    expect(required.stderr).not.toContain('the IR was compiled here instead');
+    // The untouched artifact's blob fits: --require-blob imports it and passes.
+    const fits = await runCli(['validate', artifact, '--emulate-npu', '--require-blob', '--cache-dir', SHARED_CACHE], { cwd });
+    expect(fits.exitCode, fits.stderr).toBe(0);
   }, TIMEOUT);
 
   it('plan says an NPU target is emulated with --emulate-npu, and how it is checked', async () => {
@@ -82,9 +134,10 @@ describe('phiforge doctor', () => {
     // Calibrated against a real-size build (bench/real-size.mjs): the guide's INT4 export peaks near 10 GiB.
     expect(report.resources.estimate.steps.export.memoryBytes / 2 ** 30).toBeGreaterThan(8);
     expect(report.resources.estimate.steps.export.memoryBytes / 2 ** 30).toBeLessThan(14);
-    // ...and the source model's FP32 reference answers near 22 GiB: the build's peak.
-    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeGreaterThan(17);
-    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeLessThan(27);
-    expect(report.resources.estimate.buildMemoryBytes).toBe(report.resources.estimate.steps.reference.memoryBytes);
+    // ...and the source model's reference answers, the bf16 weights computed in FP32 a module at a
+    // time, a little over the checkpoint's 7.1 GiB: the export is the build's peak.
+    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeGreaterThan(7.1);
+    expect(report.resources.estimate.steps.reference.memoryBytes / 2 ** 30).toBeLessThan(10);
+    expect(report.resources.estimate.buildMemoryBytes).toBe(report.resources.estimate.steps.export.memoryBytes);
   });
 });

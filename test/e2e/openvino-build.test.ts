@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
-import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../../src/cache/digest.js';
 import { PRESETS } from '../../src/recipe/model-files.js';
-import { REPO_ROOT, runCli, runSupportScript, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
+import { freshCache, REPO_ROOT, runCli, runSupportScript, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
+import { withSharedExport } from '../support/shared-export.js';
 
 // End-to-end: the real optimum-cli, NNCF and OpenVINO on the synthetic Phi-3 presets, with no model hub.
 
@@ -22,6 +24,29 @@ async function build(cwd: string, args: string[]) {
 
 async function manifestOf(dir: string) {
   return JSON.parse(await readFile(path.join(dir, 'manifest.json'), 'utf8'));
+}
+
+const stepOf = (manifest: { steps: Array<{ id: string }> }, id: string) => manifest.steps.find((step) => step.id === id) as any;
+
+/** sha256 of every file an artifact ships, by path: all but what describes them (manifest.json, the model card, validation results). */
+async function shippedDigests(dir: string): Promise<Record<string, string>> {
+  const files = (await readdir(dir, { recursive: true, withFileTypes: true })).filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name)));
+  const shipped = files.filter((file) => !['manifest.json', 'README.md'].includes(file) && !file.startsWith(`validation${path.sep}`)).sort();
+  return Object.fromEntries(await Promise.all(shipped.map(async (file) => [file, await sha256File(path.join(dir, file))] as const)));
+}
+
+/** What a manifest records of the recipe, the model, the toolchains and each step, leaving out durations, commands (they name the cache) and reuse. */
+function recordsOf(manifest: any) {
+  const { recipe, model, toolchains, weights, files } = manifest;
+  return { recipe, model, toolchains, weights, files, steps: manifest.steps.map(({ id, kind, key, facts }: any) => ({ id, kind, key, facts })) };
+}
+
+/** The demo's generated model folder in the shared cache, made by a build first if this run has not made it yet. */
+async function demoModel(cwd: string): Promise<string> {
+  const built = await runCli(['build', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--out', 'dist-demo', '--no-validate'], { cwd });
+  expect(built.exitCode, built.stderr).toBe(0);
+  const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
+  return JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
 }
 
 describe('phiforge build with the real optimum-cli', () => {
@@ -54,8 +79,10 @@ describe('phiforge build with the real optimum-cli', () => {
     const exportStep = manifest.steps.find((step: { id: string }) => step.id === 'export');
     expect(exportStep.facts.equivalent_command).toContain('--weight-format int4 --group-size 128 --ratio 0.6 --sym');
     expect(exportStep.facts.weight_compression).toMatchObject({ mode: 'int4_sym', group_size: 128, ratio: 0.6 });
-    // Which export path was taken is recorded, so a rebuild from the manifest takes the same.
-    expect(manifest.recipe.resolved.export).toMatch(/^(direct|shared)$/);
+    // A data-free recipe without export: shared runs the guide's command; the path is recorded, so a
+    // rebuild from the manifest takes the same.
+    expect(manifest.recipe.resolved.export).toBe('direct');
+    expect(exportStep.command).toContain('optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym out');
     const listed = new Map(manifest.files.map((file: { path: string; sha256: string }) => [file.path, file.sha256]));
     // Every shipped file is listed with its digest, the source model's answers among them; the manifest
     // and the device results in validation/ describe them.
@@ -63,46 +90,59 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(listed.has('reference.json')).toBe(true);
   }, TIMEOUT);
 
-  it('a lone INT4 recipe exports in one optimum-cli pass, with the same weight bytes as a variant derived from the shared conversion', async () => {
+  it('ships the same bytes for a recipe however it is built: alone, after another variant, or beside it in one command', async () => {
     const cwd = await workspace();
-    const cache = path.join(cwd, 'cache');
-    await mkdir(cache);
-    for (const shared of ['toolchains', 'tools']) await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
-    const lone = await runCli(['build', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', cache, '--out', 'dist', '--no-validate', '--json'], { cwd });
-    expect(lone.exitCode, lone.stderr).toBe(0);
-    const direct = await manifestOf(path.join(cwd, 'dist', 'phi3-tiny-int4-ov'));
-    const base = direct.steps.find((step: { id: string }) => step.id === 'base');
-    expect(base.facts).toEqual({ export: 'direct', why: 'the only variant of this model in this build, and no shared conversion is cached: one optimum-cli pass' });
-    expect(direct.steps.find((step: { id: string }) => step.id === 'export').command).toContain('optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym out');
+    const [int4, fp16] = ['demo/phi3-tiny-int4-ov.yaml', 'demo/phi3-tiny-fp16-ov.yaml'].map(repoRecipe);
+    // Each way in a cache of its own, holding only what its builds made.
+    const ways: Record<string, string[][]> = { alone: [[int4]], after: [[fp16], [int4]], beside: [[fp16, int4]] };
+    const caches: Record<string, string> = {};
+    for (const [way, invocations] of Object.entries(ways)) {
+      caches[way] = await freshCache(path.join(cwd, way));
+      for (const recipes of invocations) {
+        const result = await runCli(['build', ...recipes, '--cache-dir', caches[way], '--out', path.join(way, 'dist'), '--no-validate', '--json'], { cwd });
+        expect(result.exitCode, result.stderr).toBe(0);
+        for (const outcome of JSON.parse(result.stdout).results) expect(outcome.steps.find((step: { id: string }) => step.id === 'export').reused, `${way}: ${outcome.recipe}`).toBe(false);
+      }
+    }
+    const artifact = (way: string, name: string) => path.join(cwd, way, 'dist', name);
+    for (const [name, builtBy] of [['phi3-tiny-int4-ov', ['alone', 'after', 'beside']], ['phi3-tiny-fp16-ov', ['after', 'beside']]] as const) {
+      const [first, ...others] = await Promise.all(builtBy.map(async (way) => ({ way, digests: await shippedDigests(artifact(way, name)), records: recordsOf(await manifestOf(artifact(way, name))) })));
+      expect(Object.keys(first.digests)).toEqual(expect.arrayContaining(['openvino_model.xml', 'openvino_model.bin', 'openvino_tokenizer.xml', 'reference.json']));
+      for (const other of others) {
+        expect(other.digests, `${name} ${other.way} vs ${first.way}`).toEqual(first.digests);
+        expect(other.records, `${name} ${other.way} vs ${first.way}`).toEqual(first.records);
+      }
+    }
+    // One optimum-cli pass, the guide's command, however it was built.
+    const direct = await manifestOf(artifact('beside', 'phi3-tiny-int4-ov'));
+    expect(stepOf(direct, 'base').facts).toEqual({ export: 'direct', why: 'a data-free recipe without export: shared exports in one optimum-cli pass' });
+    expect(stepOf(direct, 'export').command).toContain('optimum-cli export openvino --model model --task text-generation-with-past --weight-format int4 --group-size 128 --ratio 0.6 --sym out');
     expect(direct.recipe.resolved.export).toBe('direct');
-    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', cache], { cwd });
-    expect(planned.stdout).toContain('no shared conversion: the only variant of this model in this build');
 
-    const forced = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('name: phi3-tiny-int4-ov', 'name: shared-int4').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n');
-    await writeFile(path.join(cwd, 'shared.yaml'), forced);
-    expect((await runCli(['build', 'shared.yaml', '--cache-dir', cache, '--out', 'dist', '--no-validate'], { cwd })).exitCode).toBe(0);
-    const derived = await manifestOf(path.join(cwd, 'dist', 'shared-int4'));
-    expect(derived.steps.find((step: { id: string }) => step.id === 'export').command).toContain('derive_variant.py');
-    const bin = (manifest: { files: Array<{ path: string; sha256: string }> }) => manifest.files.find((file) => file.path === 'openvino_model.bin')!.sha256;
-    expect(bin(derived)).toBe(bin(direct));
-    // Now that the shared conversion is cached, a lone variant uses it too.
-    const replanned = await runCli(['plan', repoRecipe('demo/phi3-tiny-fp16-ov.yaml'), '--cache-dir', cache], { cwd });
-    expect(replanned.stdout).toContain('the shared conversion of this model is cached already');
+    // A recipe that says export: shared derives the variant from the shared conversion: the same weight bytes.
+    const shared = await runCli(['build', await withSharedExport(cwd, int4, 'shared-int4'), '--cache-dir', caches.alone, '--out', path.join('alone', 'dist'), '--no-validate'], { cwd });
+    expect(shared.exitCode, shared.stderr).toBe(0);
+    const derived = await manifestOf(artifact('alone', 'shared-int4'));
+    expect(stepOf(derived, 'export').command).toContain('derive_variant.py');
+    expect((await shippedDigests(artifact('alone', 'shared-int4')))['openvino_model.bin']).toBe((await shippedDigests(artifact('alone', 'phi3-tiny-int4-ov')))['openvino_model.bin']);
+    // The shared conversion, now cached, changes nothing for the demo: the same plan, every step reused, the same bytes.
+    const planned = await runCli(['plan', int4, '--cache-dir', caches.alone], { cwd });
+    expect(planned.stdout).toContain('no shared conversion: a data-free recipe without export: shared exports in one optimum-cli pass');
+    const again = await runCli(['build', int4, '--cache-dir', caches.alone, '--out', 'again', '--no-validate', '--json'], { cwd });
+    expect(again.exitCode, again.stderr).toBe(0);
+    expect(JSON.parse(again.stdout).results[0].steps.filter((step: { reused: boolean }) => !step.reused)).toEqual([]);
+    expect(await shippedDigests(path.join(cwd, 'again', 'phi3-tiny-int4-ov'))).toEqual(await shippedDigests(artifact('alone', 'phi3-tiny-int4-ov')));
   }, TIMEOUT);
 
   it('an FP16 variant derived from the shared conversion has the direct optimum-cli export\'s model bytes', async () => {
     const cwd = await workspace();
-    const cache = path.join(cwd, 'cache');
-    await mkdir(cache);
-    for (const shared of ['toolchains', 'tools']) await symlink(path.join(SHARED_CACHE, shared), path.join(cache, shared));
-    const recipe = await readFile(repoRecipe('demo/phi3-tiny-fp16-ov.yaml'), 'utf8');
-    await writeFile(path.join(cwd, 'direct.yaml'), recipe.replace(/^name: .*$/m, 'name: direct-fp16').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: direct\n'));
-    await writeFile(path.join(cwd, 'shared.yaml'), recipe.replace(/^name: .*$/m, 'name: shared-fp16').replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n'));
-    for (const file of ['direct.yaml', 'shared.yaml']) {
+    const cache = await freshCache(cwd);
+    const recipe = repoRecipe('demo/phi3-tiny-fp16-ov.yaml');
+    for (const file of [recipe, await withSharedExport(cwd, recipe, 'shared-fp16')]) {
       const result = await runCli(['build', file, '--cache-dir', cache, '--out', 'dist', '--no-validate'], { cwd });
       expect(result.exitCode, result.stderr).toBe(0);
     }
-    const [direct, derived] = await Promise.all(['direct-fp16', 'shared-fp16'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
+    const [direct, derived] = await Promise.all(['phi3-tiny-fp16-ov', 'shared-fp16'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
     expect(derived.steps.find((step: { id: string }) => step.id === 'export').command).toContain('derive_variant.py');
     expect(direct.steps.find((step: { id: string }) => step.id === 'export').command).toContain('optimum-cli export openvino');
     const digestOf = (manifest: { files: Array<{ path: string; sha256: string }> }, file: string) => manifest.files.find((entry) => entry.path === file)?.sha256;
@@ -123,18 +163,22 @@ describe('phiforge build with the real optimum-cli', () => {
     expect(body.results[0].steps.every((step: { reused: boolean }) => step.reused)).toBe(true);
   }, TIMEOUT);
 
-  it('builds three variants in one command from one PyTorch conversion, visible in the manifests', async () => {
+  it('builds three variants that say export: shared in one command from one PyTorch conversion, visible in the manifests', async () => {
     const cwd = await workspace();
-    const result = await build(cwd, ['demo/phi3-tiny-fp16-ov.yaml', 'demo/phi3-tiny-int4-ov.yaml', 'demo/phi3-tiny-int4-cw-ov.yaml'].map(repoRecipe));
+    const cache = await freshCache(cwd);
+    const recipes = await Promise.all(['phi3-tiny-fp16-ov', 'phi3-tiny-int4-ov', 'phi3-tiny-int4-cw-ov'].map((name) => withSharedExport(cwd, repoRecipe(`demo/${name}.yaml`))));
+    const result = await runCli(['build', ...recipes, '--cache-dir', cache, '--out', 'dist', '--no-validate', '--json'], { cwd });
     expect(result.exitCode, result.stderr).toBe(0);
     const manifests = await Promise.all(['phi3-tiny-fp16-ov', 'phi3-tiny-int4-ov', 'phi3-tiny-int4-cw-ov'].map((name) => manifestOf(path.join(cwd, 'dist', name))));
-    const bases = manifests.map((manifest) => manifest.steps.find((step: { id: string }) => step.id === 'base'));
+    const bases = manifests.map((manifest) => stepOf(manifest, 'base'));
     expect(new Set(bases.map((base) => base.key)).size).toBe(1);
-    expect(bases.filter((base) => !base.reused).length).toBeLessThanOrEqual(1);
-    const modes = manifests.map((manifest) => manifest.steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression?.mode ?? 'none');
+    // Converted once, here: the first recipe ran the conversion, the others used it; each derived its own variant.
+    expect(bases.map((base) => base.reused)).toEqual([false, true, true]);
+    expect(manifests.map((manifest) => [stepOf(manifest, 'export').reused, manifest.recipe.resolved.export])).toEqual(Array(3).fill([false, 'shared']));
+    for (const manifest of manifests) expect(stepOf(manifest, 'export').command).toContain('derive_variant.py');
+    const modes = manifests.map((manifest) => stepOf(manifest, 'export').facts.weight_compression?.mode ?? 'none');
     expect(modes).toEqual(['none', 'int4_sym', 'int4_sym']);
-    const channelWise = manifests[2].steps.find((step: { id: string }) => step.id === 'export').facts.weight_compression;
-    expect(channelWise).toMatchObject({ group_size: -1, ratio: 1 });
+    expect(stepOf(manifests[2], 'export').facts.weight_compression).toMatchObject({ group_size: -1, ratio: 1 });
   }, TIMEOUT);
 
   it('builds the FP16 demo with FP16 weights and no compression recorded', async () => {
@@ -165,16 +209,11 @@ describe('phiforge build with the real optimum-cli', () => {
 
   it('builds the hub recipe from a local Phi-3 folder given with --model, with the guide\'s flags', async () => {
     const cwd = await workspace();
-    // The demo derived from the shared conversion (forced here), to compare with the direct export below.
-    const shared = (await readFile(repoRecipe('demo/phi3-tiny-int4-ov.yaml'), 'utf8')).replace('pipeline: openvino\n', 'pipeline: openvino\nexport: shared\n');
-    await mkdir(path.join(cwd, 'recipes'), { recursive: true });
-    await writeFile(path.join(cwd, 'recipes', 'shared.yaml'), shared);
-    const derivedBuild = await build(cwd, ['recipes/shared.yaml']);
+    // The demo derived from the shared conversion (export: shared), to compare with the direct export below.
+    const derivedBuild = await build(cwd, [await withSharedExport(cwd, repoRecipe('demo/phi3-tiny-int4-ov.yaml'))]);
     expect(derivedBuild.exitCode, derivedBuild.stderr).toBe(0);
-    expect(JSON.parse(derivedBuild.stdout).results[0].steps.find((step: { id: string }) => step.id === 'base').key).not.toBe(undefined);
     // The synthetic model is a Phi-3 checkpoint folder like any downloaded one.
-    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
-    const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
+    const modelDir = await demoModel(cwd);
     const localCopy = path.join(cwd, 'Phi-3-local');
     await cp(modelDir, localCopy, { recursive: true });
 
@@ -209,8 +248,7 @@ describe('phiforge build with the real optimum-cli', () => {
 
   it('never lets a build from another --model replace an artifact: it is refused with a hint, and --name keeps both', async () => {
     const cwd = await workspace();
-    const planned = await runCli(['plan', repoRecipe('demo/phi3-tiny-int4-ov.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd });
-    const modelDir = JSON.parse(planned.stdout).steps.find((step: { id: string }) => step.id === 'model').output;
+    const modelDir = await demoModel(cwd);
     await cp(modelDir, path.join(cwd, 'model-a'), { recursive: true });
     await cp(modelDir, path.join(cwd, 'model-b'), { recursive: true });
     // Another model: the same layout with one weight file changed.
@@ -239,12 +277,9 @@ describe('phiforge build with the real optimum-cli', () => {
     const broken = path.join(cwd, 'broken-phi3');
     await mkdir(broken, { recursive: true });
     await writeFile(path.join(broken, 'config.json'), JSON.stringify({ model_type: 'phi3', architectures: ['Phi3ForCausalLM'], hidden_size: 256, intermediate_size: 768, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 1152 }));
-    // A well-formed safetensors file (a damaged one is refused before any step runs) whose one tensor
-    // fits nothing the config describes: only the converter finds out.
-    const header = Buffer.from(JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [2, 2], data_offsets: [0, 16] } }).padEnd(80));
-    const headerLength = Buffer.alloc(8);
-    headerLength.writeBigUInt64LE(BigInt(header.length));
-    await writeFile(path.join(broken, 'model.safetensors'), Buffer.concat([headerLength, header, Buffer.alloc(16)]));
+    // Pickled weights have no header phiforge can check before a step runs (a safetensors file that
+    // does not fit the config is refused at once): only the converter finds out this one is no pickle.
+    await writeFile(path.join(broken, 'pytorch_model.bin'), 'not a pickle');
 
     const result = await runCli(['build', repoRecipe('phi3-int4-ov.yaml'), '--model', broken, '--cache-dir', SHARED_CACHE, '--out', 'dist'], { cwd });
     expect(result.exitCode).toBe(1);

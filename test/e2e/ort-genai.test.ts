@@ -45,6 +45,9 @@ describe('ort-genai pipeline', () => {
 
   it('detects a truncated model.onnx.data in a fresh output and in a cached one', async () => {
     const cwd = await workspace();
+    // The builder's output, made first if this run has not made it yet.
+    const first = await runCli(args('build', demo('phi3-tiny-int4-ort-cpu.yaml'), '--no-validate'), { cwd });
+    expect(first.exitCode, first.stderr).toBe(0);
     const plan = JSON.parse((await runCli(['plan', demo('phi3-tiny-int4-ort-cpu.yaml'), '--cache-dir', SHARED_CACHE, '--json'], { cwd })).stdout);
     const built = plan.steps.find((step: { id: string }) => step.id === 'build').output;
 

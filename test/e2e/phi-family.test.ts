@@ -1,16 +1,17 @@
-import { createHash } from 'node:crypto';
-import { cp, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type PresetName } from '../../src/recipe/model-files.js';
 import { deviceResults, runCli, SHARED_CACHE, toolchainPython, workspace } from '../support/cli.js';
+import { alteredCopy } from '../support/artifact-copy.js';
 
 // The Phi family's layouts (Phi-3.5-mini's LongRoPE, Phi-4-mini's partial rotary, grouped KV heads,
 // tied embeddings and large byte-level vocabulary, Phi-3-medium's 4:1 grouped KV heads) through every
 // backend that runs here, and the checks for the traps each one sets: a long context past the
-// original one, nan logits. One build makes the whole matrix (one PyTorch conversion per layout);
-// the later tests reuse its cached steps.
+// original one, nan logits. One build makes the whole matrix (one PyTorch conversion per layout: the
+// OpenVINO recipes say export: shared, so phiforge's own derivation meets each layout); the later
+// tests reuse its cached steps.
 
 const TIMEOUT = 1_800_000;
 const LAYOUTS: PresetName[] = ['phi35-mini-tiny', 'phi4-mini-tiny', 'phi3-medium-tiny'];
@@ -27,16 +28,19 @@ const VALIDATE = `validate:
 const variants = (preset: PresetName): Record<string, string> => ({
   [`${preset}-int4-ov`]: `model: { synthetic: ${preset} }
 pipeline: openvino
+export: shared
 quantization: { weight_format: int4, group_size: 128, ratio: 0.6, sym: true }
 targets: [{ device: CPU }]
 `,
   [`${preset}-fp16-ov`]: `model: { synthetic: ${preset} }
 pipeline: openvino
+export: shared
 quantization: { weight_format: fp16 }
 targets: [{ device: CPU }]
 `,
   [`${preset}-int4-npu`]: `model: { synthetic: ${preset} }
 pipeline: openvino-npu
+export: shared
 quantization: { weight_format: int4, group_size: 128, ratio: 1.0, sym: true }
 targets: [{ device: NPU }]
 npu: { max_prompt_len: 256, min_response_len: 64 }
@@ -54,24 +58,6 @@ function recipeFiles(presets: PresetName[]): Record<string, string> {
 }
 
 const args = (...rest: string[]) => [...rest, '--cache-dir', SHARED_CACHE, '--out', 'dist'];
-
-/**
- * A copy of an artifact with one file rewritten, listed again in the copy's manifest: what a broken
- * converter would have shipped. The original stays as it is (its large files are hard links into the
- * step cache), and the new file is written beside the copy's and renamed over it.
- */
-async function brokenCopy(artifact: string, copy: string, file: string, change: (bytes: Buffer) => Buffer): Promise<void> {
-  await cp(artifact, copy, { recursive: true });
-  const target = path.join(copy, file);
-  const bytes = change(await readFile(target));
-  await writeFile(`${target}.new`, bytes);
-  await rename(`${target}.new`, target);
-  const manifestFile = path.join(copy, 'manifest.json');
-  const manifest = JSON.parse(await readFile(manifestFile, 'utf8'));
-  const entry = manifest.files.find((listed: { path: string }) => listed.path === file);
-  Object.assign(entry, { size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
-  await writeFile(manifestFile, JSON.stringify(manifest, null, 2));
-}
 
 /** Where a Const layer's data lies in openvino_model.bin, found by a pattern on its name. */
 function constants(xml: string, name: RegExp): Array<{ name: string; type: string; offset: number; size: number }> {
@@ -138,7 +124,7 @@ print(json.dumps({"gathers": len(gather), "shares_scales": bool(gather and head 
     const factors = constants(xml, /rotary_emb\/aten::to\/Convert(_1)?_compressed$/);
     expect(factors.map((factor) => factor.type)).toEqual(['f16', 'f16']);
     const broken = path.join(cwd, 'broken');
-    await brokenCopy(artifact, broken, 'openvino_model.bin', (bin) => {
+    await alteredCopy(artifact, broken, 'openvino_model.bin', (bin) => {
       const values = factors.map((factor) => bin.subarray(factor.offset, factor.offset + factor.size));
       const largest = (data: Buffer) => Math.max(...Array.from({ length: data.length / 2 }, (_, index) => data.readUInt16LE(index * 2)));
       const [long, short] = largest(values[0]) > largest(values[1]) ? values : [values[1], values[0]];
@@ -166,7 +152,7 @@ print(json.dumps({"gathers": len(gather), "shares_scales": bool(gather and head 
     const [scales] = constants(xml, /layers\.0\.self_attn\.qkv_proj\._openvino_orig_weight\/scale$/);
     expect(scales.type).toBe('f16');
     const broken = path.join(cwd, 'broken');
-    await brokenCopy(artifact, broken, 'openvino_model.bin', (bin) => {
+    await alteredCopy(artifact, broken, 'openvino_model.bin', (bin) => {
       const copy = Buffer.from(bin);
       for (let at = scales.offset; at < scales.offset + scales.size; at += 2) copy.writeUInt16LE(0x7c00, at);
       return copy;

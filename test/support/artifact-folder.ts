@@ -82,7 +82,7 @@ export interface ArtifactOptions {
   /** The devices of the recipe's targets (default: CPU). */
   targets?: string[];
   /** Device results to leave beside it: status per device, measuring these files unless `otherBytes`. */
-  results?: Array<{ device: string; status: 'passed' | 'failed' | 'skipped'; emulated?: boolean; otherBytes?: boolean; similarity?: number }>;
+  results?: Array<{ device: string; status: 'passed' | 'failed' | 'skipped'; emulated?: boolean; otherBytes?: boolean; similarity?: number; blobNotUsed?: boolean }>;
 }
 
 export interface HandMadeArtifact {
@@ -114,6 +114,7 @@ export function deviceResult(manifest: Manifest, options: NonNullable<ArtifactOp
       ...(measured ? {} : { reason: `device ${device} not present` }),
       emulated,
       structural: false,
+      ...(options.blobNotUsed ? { npu_blob: { shipped: true, used: false, detail: 'the shipped blob was not used: openvino 2025.1 in the blob, 2026.4.1 on this runner' } } : {}),
       ...(measured
         ? {
             figures: { ttft_ms: spread(40 + index), tpot_ms: spread(12 + index), tokens_per_s: spread(80 - index), load_ms: 300, peak_rss_mb: 120 + index, runs: 3 },

@@ -8,8 +8,9 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const CLI = path.join(REPO_ROOT, 'bin', 'phiforge.js');
 
 /**
- * The cache the end-to-end tests share with the README's demo command, so venvs and the synthetic
- * models are made once per machine. PHIFORGE_TEST_CACHE points elsewhere when wanted.
+ * The cache the end-to-end tests of one run share: in the e2e lane a fresh one per run, holding no
+ * step outputs from before it, with the repository's venvs linked in (test/support/e2e-cache.ts sets
+ * PHIFORGE_TEST_CACHE). Elsewhere, the repository's cache/, whose venvs the README's demo made.
  */
 export const SHARED_CACHE = process.env.PHIFORGE_TEST_CACHE ?? path.join(REPO_ROOT, 'cache');
 
@@ -35,7 +36,6 @@ export async function workspace(files: Record<string, string> = {}): Promise<str
   return dir;
 }
 
-/** The python of a toolchain venv in the shared cache (installing it if needed), to inspect artifacts with the real libraries. */
 /** A cache with no step outputs yet, sharing the venvs and tools (they come from hash-checked locks). */
 export async function freshCache(root: string): Promise<string> {
   const cache = path.join(root, 'cache');
@@ -47,6 +47,7 @@ export async function freshCache(root: string): Promise<string> {
   return cache;
 }
 
+/** The python of a toolchain venv in the shared cache (installing it if needed), to inspect artifacts with the real libraries. */
 export async function toolchainPython(name: string): Promise<string> {
   const cwd = await workspace();
   const result = await runCli(['toolchain', 'install', name, '--json', '--cache-dir', SHARED_CACHE], { cwd });

@@ -134,6 +134,15 @@ describe('phiforge ci publishable', () => {
     expect(await readFile(output, 'utf8')).toBe(`publish=${JSON.stringify({ include: [{ artifact: 'both', repo: 'test-org/pf-both' }] })}\npublish_count=1\n`);
   });
 
+  it('holds back an NPU artifact whose only pass compiled the IR in place of its shipped blob, and says why', async () => {
+    const npu = await handMadeArtifact({ name: 'npu', targets: ['NPU'], results: [{ device: 'NPU', status: 'passed', blobNotUsed: true }] });
+    const cwd = await workspace({ 'ci.yaml': CONFIG });
+    const result = await phiforge(['ci', 'publishable', npu.dir, '--config', 'ci.yaml'], { cwd });
+    expect(result.exitCode, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ include: [] });
+    expect(result.stderr).toContain('npu: not published: npu: passed only without the shipped NPU blob');
+  });
+
   it('is refused while publishing is not enabled', async () => {
     const artifact = await handMadeArtifact();
     const cwd = await workspace();

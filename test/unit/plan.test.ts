@@ -71,7 +71,7 @@ describe('phiforge plan, data-aware INT4', () => {
     expect(step(swapped, 'calibration').key).not.toBe(step(awq, 'calibration').key);
     expect(step(gptq, 'calibration').summary).toContain('on 2 samples of the one.txt text');
     expect(step(gptq, 'export').summary).toContain('--weight-format int4 --group-size 64 --ratio 0.6 --sym --scale-estimation --gptq --dataset <calibration texts> --num-samples 2 --quantization-statistics-path <statistics> <out>');
-    // A data-aware variant is derived from the shared conversion; a lone data-free one is still one optimum-cli pass.
+    // A data-aware variant is derived from the shared conversion; a data-free one without export: shared is one optimum-cli pass.
     expect(step(awq, 'base').summary).toContain('data-aware compression calibrates the shared conversion');
     expect(step(free, 'calibration').summary).toBe('no calibration: the compression is data-free');
     expect(step(free, 'export').argv!.slice(1, 3)).toEqual(['export', 'openvino']);

@@ -11,22 +11,28 @@ is what is OpenVINO's own:
   tokens, as the reference answers are made); TTFT, TPOT and throughput come from GenAI's
   perf_metrics, and its raw per-token durations are kept so phiforge can pool them as GenAI does.
 - An NPU imports the compiled blob shipped in the artifact; without an NPU, "emulate" runs the same
-  import through NPUW on the CPU and compares the answers with the plain CPU pipeline.
+  import through NPUW on the CPU and compares the answers with the plain CPU pipeline. The blob is
+  imported only when what it was compiled for (npu.json's "compiled_for") is what this runner has
+  (common/scripts/npu_blob.py); otherwise the IR is compiled here and the target's "npu_blob" says
+  the shipped blob was not used, and why. With "require_blob" such a target is not run at all: it
+  is reported skipped with the mismatch, which phiforge fails.
 - With "perplexity_text", each target (not an NPU: its compiled model keeps only the last logits)
   also scores that text with the IR's full logits, through OpenVINO itself.
 """
 
+import json
 import os
 import sys
 
 import numpy as np
 import openvino as ov
 import openvino_genai as ov_genai
+from npu_blob import compile_properties, mismatches, record
 from perplexity import perplexity
 from phiforge_io import run
 from runner import FIELDS, log, run_request
 
-EMULATION = {"NPUW_DEVICES": "CPU", "NPUW_ONLINE_PIPELINE": "NONE"}
+BLOB = "openvino_model.blob"
 
 
 def token_inputs(ids: list):
@@ -38,18 +44,31 @@ def ids_of(encoded) -> list:
     return [int(token) for token in encoded.input_ids.data[0]]
 
 
-def npu_properties(model_dir: str, target: dict, emulate: bool) -> dict:
-    """Import the compiled blob instead of compiling; through NPUW on the CPU when emulating."""
+def npu_load(model_dir: str, target: dict, emulate: bool) -> tuple:
+    """The properties to open an NPU target with, and what becomes of the shipped blob: imported when
+    its record matches this runner's, else the IR is compiled here with this runner's properties."""
     npu = target["npu"]
-    properties = {"MAX_PROMPT_LEN": npu["max_prompt_len"], "MIN_RESPONSE_LEN": npu["min_response_len"]}
-    blob = os.path.join(model_dir, "openvino_model.blob")
-    if os.path.exists(blob):
+    compiled = compile_properties(npu["max_prompt_len"], npu["min_response_len"], emulate, target.get("properties", {}))
+    here = record(ov.Core(), compiled, bool(npu.get("weightless")), emulate)
+    blob = os.path.join(model_dir, BLOB)
+    shipped = os.path.exists(blob)
+    compiled_for = None
+    if os.path.exists(os.path.join(model_dir, "npu.json")):
+        with open(os.path.join(model_dir, "npu.json"), encoding="utf-8") as handle:
+            compiled_for = json.load(handle).get("compiled_for")
+    found = mismatches(compiled_for, here) if shipped else []
+    report = {"shipped": shipped, "used": shipped and not found, "runner": here, "mismatches": found}
+    if compiled_for is not None:
+        report["compiled_for"] = compiled_for
+    properties = dict(compiled)
+    if report["used"]:
         properties["BLOB_PATH"] = blob
         if npu.get("weightless"):
             properties["WEIGHTS_PATH"] = os.path.join(model_dir, "openvino_model.bin")
-    if emulate:
-        properties |= EMULATION
-    return properties
+    elif shipped:
+        differences = "; ".join(f"{entry['key']}: {entry['blob']} in the blob, {entry['runner']} here" for entry in found)
+        log(f"NPU: the shipped blob does not fit this runner ({differences}): compiling the IR instead")
+    return properties, report
 
 
 def full_prefill_scheduler():
@@ -67,8 +86,10 @@ class Session:
         self.placement = placement
         self.request = request
         self.properties = dict(target.get("properties", {}))
+        self.blob = None
         if self.device == "NPU":
-            self.properties |= npu_properties(self.model_dir, target, placement == "emulate")
+            npu, self.blob = npu_load(self.model_dir, target, placement == "emulate")
+            self.properties |= npu
             self.pipe = ov_genai.LLMPipeline(self.model_dir, self.device, **self.properties)
         else:
             self.pipe = ov_genai.LLMPipeline(self.model_dir, self.device, scheduler_config=full_prefill_scheduler(), **self.properties)
@@ -124,6 +145,8 @@ class Session:
 
     def finish(self, prompts: list) -> dict:
         extra = {"genai_aggregate": self.aggregate(len(self.request["prompts"]))}
+        if self.blob is not None:
+            extra["npu_blob"] = self.blob
         if self.request.get("perplexity_text") and self.device != "NPU":
             token_ids = self.text_ids(self.request["perplexity_text"])
             scored = perplexity(prefill(self.scorer(), token_ids), token_ids)
@@ -203,5 +226,28 @@ class OpenVino:
         return Session(request, target, placement)
 
 
+def run_genai(request: dict) -> dict:
+    """run_request, except that with "require_blob" an NPU target whose shipped blob does not fit this
+    runner is not run (compiling it from the IR is what the caller forbade): it comes back skipped, in
+    its place, with the mismatch."""
+    backend = OpenVino()
+    refused = {}
+    if request.get("require_blob"):
+        present = ov.Core().available_devices
+        for index, target in enumerate(request["targets"]):
+            placement = backend.placement(target, present) if target["device"] == "NPU" else None
+            if placement is None:
+                continue
+            _properties, blob = npu_load(request["model_dir"], target, placement == "emulate")
+            if not blob["used"]:
+                why = "the artifact ships no compiled blob" if not blob["shipped"] else "the shipped blob does not fit this runner"
+                refused[index] = {"device": target["device"], "status": "skipped", "reason": f"{why}, and require_blob forbids compiling the IR", "emulated": placement == "emulate", "npu_blob": blob}
+    kept = [target for index, target in enumerate(request["targets"]) if index not in refused]
+    result = run_request(request | {"targets": kept}, backend)
+    ran = iter(result["targets"])
+    result["targets"] = [refused[index] if index in refused else next(ran) for index in range(len(request["targets"]))]
+    return result
+
+
 if __name__ == "__main__":
-    run(lambda request: run_request(request, OpenVino()), name="run_genai", fields=FIELDS)
+    run(run_genai, name="run_genai", fields=FIELDS)

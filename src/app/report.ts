@@ -1,7 +1,11 @@
 import { mkdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PHIFORGE_VERSION } from '../artifact/manifest.js';
-import { UsageError } from '../errors.js';
+import { inspectArtifactFolder } from '../artifact/check.js';
+import { MANIFEST_FILE, PHIFORGE_VERSION, PROVENANCE_FILE } from '../artifact/manifest.js';
+import { checkProvenance, describeSignature } from '../artifact/provenance.js';
+import { sha256File } from '../cache/digest.js';
+import { SignatureInvalidError, UsageError } from '../errors.js';
+import { checkResultSignature, resultFilesOf } from '../validate/result-signatures.js';
 import { chartSpecs, renderCharts } from '../report/charts.js';
 import { reportHtml } from '../report/html.js';
 import { markdownTable, readArtifact, rowsOf, type ArtifactDetails, type ArtifactRow } from '../report/rows.js';
@@ -19,14 +23,27 @@ export interface Report {
   md?: string;
   /** The charts the page shows, by id. */
   charts: string[];
+  /** Who signed each artifact (provenance.json) and each device result beside it. */
+  signatures: SignatureRow[];
   warnings: string[];
+}
+
+export interface SignatureRow {
+  artifact: string;
+  /** The signed file: provenance.json, or a device result file. */
+  file: string;
+  /** "signed by SHA256:…", "unsigned", "INVALID: …". */
+  signature: string;
 }
 
 export async function makeReport(artifactDirs: string[], outputs: { html?: string; md?: string }): Promise<Report> {
   for (const [option, file] of Object.entries(outputs)) if (file !== undefined) await refuseFolder(option, file);
-  const rows = (await readAll(artifactDirs)).flatMap(rowsOf);
-  const markdown = `## phiforge report\n\n${markdownTable(rows)}\n`;
-  const report: Report = { rows, markdown, charts: [], warnings: [] };
+  const details = await readAll(artifactDirs);
+  const rows = details.flatMap(rowsOf);
+  const warnings: string[] = [];
+  const signatures = (await Promise.all(details.map((each) => signaturesOf(each, warnings)))).flat();
+  const markdown = `## phiforge report\n\n${markdownTable(rows)}\n\n${signatureList(signatures)}\n`;
+  const report: Report = { rows, markdown, charts: [], signatures, warnings };
   if (outputs.md !== undefined) {
     await writeOutput('--md', outputs.md, markdown);
     report.md = outputs.md;
@@ -36,9 +53,42 @@ export async function makeReport(artifactDirs: string[], outputs: { html?: strin
     await writeOutput('--html', outputs.html, reportHtml({ rows, charts, version: PHIFORGE_VERSION }));
     report.html = outputs.html;
     report.charts = charts.map((chart) => chart.id);
-    report.warnings = charts.flatMap((chart) => chart.warnings.map((warning) => `chart ${chart.id}: ${warning}`));
+    report.warnings.push(...charts.flatMap((chart) => chart.warnings.map((warning) => `chart ${chart.id}: ${warning}`)));
   }
   return report;
+}
+
+/** Who signed what, one line per artifact, under the table (a list: the table stays the one table of `--md`). */
+function signatureList(signatures: SignatureRow[]): string {
+  const artifacts = [...new Set(signatures.map((row) => row.artifact))];
+  const lines = artifacts.map((artifact) => `- ${artifact}: ${signatures.filter((row) => row.artifact === artifact).map((row) => `\`${row.file}\` ${row.signature}`).join('; ')}`);
+  return ['### Signatures', '', "Checked against each artifact's manifest.json (`phiforge verify <artifact> --no-rebuild` also reads every file).", '', ...lines].join('\n');
+}
+
+/**
+ * Who signed an artifact and each device result beside it. A report measures and refuses nothing: a
+ * signature that does not hold is shown as INVALID, and said again as a warning, rather than failing
+ * the comparison of every other artifact.
+ */
+async function signaturesOf(details: ArtifactDetails, warnings: string[]): Promise<SignatureRow[]> {
+  const folder = await inspectArtifactFolder(details.dir);
+  const artifact = details.manifest.name;
+  const shown = async (work: () => Promise<string>) =>
+    work().catch((error: unknown) => {
+      if (!(error instanceof SignatureInvalidError)) throw error;
+      warnings.push(error.message.replace(/\n\s*-\s*/g, ' '));
+      return `INVALID: ${error.problems.join('; ')}`;
+    });
+  const rows: SignatureRow[] = [{ artifact, file: PROVENANCE_FILE, signature: await shown(async () => describeSignature(await checkProvenance(details.dir, folder, details.manifest), false)) }];
+  const manifestSha256 = await sha256File(folder.files.get(MANIFEST_FILE)!);
+  for (const file of resultFilesOf(folder)) {
+    const signature = await shown(async () => {
+      const checked = await checkResultSignature(details.dir, folder, file, manifestSha256);
+      return `${describeSignature(checked, false)}${checked.signed && !checked.forThisManifest ? ', for another manifest.json (an earlier build)' : ''}`;
+    });
+    rows.push({ artifact, file, signature });
+  }
+  return rows;
 }
 
 /** Every folder is read before anything is reported, and every one that is not an artifact is named at once. */

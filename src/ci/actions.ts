@@ -17,6 +17,9 @@ export const ACTIONS = {
   cache: { repository: 'actions/cache', sha: '27d5ce7f107fe9357f9df03efb73ab90386fccae', version: 'v5.0.5' },
   uploadArtifact: { repository: 'actions/upload-artifact', sha: 'bbbca2ddaa5d8feaa63e36b76fdaad77386f024f', version: 'v7.0.0' },
   downloadArtifact: { repository: 'actions/download-artifact', sha: '3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c', version: 'v8.0.1' },
+  // Since v4 a wrapper of actions/attest, which it pins by SHA itself: the same SLSA build-provenance
+  // attestation, signed with a short-lived Sigstore certificate for this workflow run.
+  attestBuildProvenance: { repository: 'actions/attest-build-provenance', sha: 'a2bbfa25375fe432b6a289bc6b6cd05ecd0c4c32', version: 'v4.1.0' },
 } as const satisfies Record<string, PinnedAction>;
 
 /** `actions/checkout@<sha>`; the version goes in a comment beside it (see workflow.ts). */

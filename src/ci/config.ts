@@ -52,12 +52,19 @@ export const CiConfig = z
       .prefault({}),
     phiforge: z
       .strictObject({
-        node: z.string().min(1).default('20').meta({ description: 'The Node.js version actions/setup-node installs.' }),
+        node: z.string().min(1).default('24').meta({ description: 'The Node.js version actions/setup-node installs (phiforge runs on Node 20 and later).' }),
         install: z
           .string()
           .min(1)
           .default('npm ci && npm run build')
-          .meta({ description: 'How each job installs phiforge in the checkout. The default builds this repository (phiforge itself); a repository that depends on phiforge through npm uses `npm ci`.' }),
+          .meta({ description: 'How phiforge is installed in the checkout: by the plan job alone when `built` names what it makes, else by every job. The default builds this repository (phiforge itself); a repository that depends on phiforge through npm uses `npm ci`.' }),
+        built: z
+          .array(z.string().min(1))
+          .default(['lib/'])
+          .meta({
+            description:
+              "What the install makes that running phiforge needs: the plan job installs once and hands these paths to every other job (the artifact phiforge-cli), which then installs nothing. The default, lib/, is phiforge's self-contained bundle (it needs no node_modules). [] installs in every job; where phiforge is an npm dependency, [node_modules/] hands over the install.",
+          }),
         command: z
           .string()
           .min(1)
@@ -65,8 +72,8 @@ export const CiConfig = z
           .meta({ description: 'How steps call phiforge after the install: `node bin/phiforge.js` here, `npx phiforge` where it is a dependency.' }),
         paths: z
           .array(z.string().min(1))
-          .default(['package.json', 'package-lock.json', 'src/**', 'pipelines/**', 'toolchains/**'])
-          .meta({ description: "Paths whose changes change phiforge itself (its version, pipelines, toolchains): pushes and pull requests that touch them run the workflow, as recipe changes do." }),
+          .default(['package.json', 'package-lock.json', 'src/**', 'bin/**', 'scripts/**', 'pipelines/**', 'toolchains/**'])
+          .meta({ description: "Paths whose changes change phiforge itself (its code, version, pipelines, toolchains): pushes and pull requests that touch them run the workflow, as recipe changes do." }),
       })
       .prefault({}),
     python: z
@@ -91,6 +98,13 @@ export const CiConfig = z
           .strictObject(Object.fromEntries(DEVICE_CLASSES.map((name) => [name, Labels.default(DEFAULT_DEVICE_RUNNERS[name])])) as Record<(typeof DEVICE_CLASSES)[number], z.ZodDefault<typeof Labels>>)
           .prefault({})
           .meta({ description: 'The runner of each device class that validates artifacts.', hint: `Device classes: ${DEVICE_CLASSES.join(', ')}.` }),
+        self_hosted_pull_requests: z
+          .boolean()
+          .default(true)
+          .meta({
+            description:
+              "Whether a pull request from a branch of this repository runs its legs on self-hosted runners (a fork's pull request never does: `phiforge ci matrix` leaves them out). false where the self-hosted runners' group admits only this workflow on the default branch, which pull requests cannot reach.",
+          }),
       })
       .prefault({}),
     cache: z
@@ -113,6 +127,23 @@ export const CiConfig = z
         retention_days: z.number().int().min(1).max(400).default(7).meta({ description: 'How long GitHub keeps the uploaded artifacts and results.', hint: 'Whole days, 1 to 90 (400 in private repositories that allow it).' }),
       })
       .prefault({}),
+    attest: z
+      .boolean()
+      .default(true)
+      .meta({
+        description:
+          "Attest every file of each artifact with GitHub's artifact attestations (actions/attest-build-provenance) in the export job; `gh attestation verify <file> --repo <owner>/<repo>` checks one. Available to public repositories; a private one needs GitHub Enterprise Cloud, else set false.",
+      }),
+    signing: z
+      .strictObject({
+        key_secret: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a secret name: letters, digits and _, not starting with a digit')
+          .refine((name) => !name.toUpperCase().startsWith('GITHUB_'), 'GitHub reserves secret names that start with GITHUB_')
+          .meta({ description: 'The repository or organisation secret that holds the signing key (the export job runs in no environment, so not an environment secret).', hint: 'For example PHIFORGE_SIGNING_KEY (Settings → Secrets and variables → Actions).' }),
+      })
+      .optional()
+      .meta({ description: 'Also sign each artifact with a key (`phiforge sign <artifact> --key <file>`) in the export job, for those who verify without GitHub. Absent: no key-based signing.' }),
     publish: z
       .strictObject({
         enabled: z.boolean().default(false).meta({ description: 'Publish each artifact whose validations all passed, from the default branch or a tag.' }),

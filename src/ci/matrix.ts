@@ -105,10 +105,65 @@ export function exportRunner(config: CiConfig, memoryBytes: number | undefined):
   return fitting ? { labels: fitting.labels, fits: true } : { labels: bySize[bySize.length - 1].labels, fits: false };
 }
 
-/** The matrix of every job: recipe legs for export, recipe x device class legs for validate. */
-export function expandMatrices(config: CiConfig, recipes: RecipeFacts[]): Matrices {
+/** The events of a pull request: both run for pull requests from forks. */
+const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target'];
+
+/** The pull request a run was started for, as GitHub's event payload tells it. */
+export interface PullRequestOrigin {
+  /** Where its head branch lives, for people: "from owner/fork", "from a fork that no longer exists". */
+  from: string;
+  /** Its head branch is not in this repository (or that cannot be told): it may not reach self-hosted runners. */
+  foreign: boolean;
+}
+
+/**
+ * Whether the run is for a pull request, and from where: `head.repo.full_name` against
+ * `repository.full_name` of the event payload (GITHUB_EVENT_PATH). A deleted fork (head.repo null) or
+ * a payload that could not be read counts as foreign. Undefined when the event is not a pull request.
+ */
+export function pullRequestOrigin(eventName: string | undefined, payload: unknown): PullRequestOrigin | undefined {
+  if (eventName === undefined || !PULL_REQUEST_EVENTS.includes(eventName)) return undefined;
+  if (payload === undefined) return { from: 'whose event payload (GITHUB_EVENT_PATH) could not be read', foreign: true };
+  const event = payload as { pull_request?: { head?: { repo?: { full_name?: unknown } | null } }; repository?: { full_name?: unknown } };
+  const head = event.pull_request?.head?.repo?.full_name;
+  const repository = event.repository?.full_name;
+  if (typeof head !== 'string') return { from: 'from a fork that no longer exists', foreign: true };
+  // As GitHub's own `==` in expressions, and as repository names are: without regard to case.
+  return { from: `from ${head}`, foreign: typeof repository !== 'string' || head.toLowerCase() !== repository.toLowerCase() };
+}
+
+/** Whether a runner is one of the repository's own machines rather than GitHub's. */
+export function isSelfHosted(labels: string | string[]): boolean {
+  return [labels].flat().some((label) => label.toLowerCase() === 'self-hosted');
+}
+
+/**
+ * Leaves out, for a pull request that may not use self-hosted runners, every leg that would run on
+ * one, and the validate legs of an artifact whose export is left out (they would fail at its
+ * download). This only spares the runners a fork's code: a fork's pull request runs the workflow
+ * file of the pull request itself, so what enforces it is GitHub's configuration (see ci github).
+ */
+function leaveOutSelfHosted(config: CiConfig, exports: ExportLeg[], validates: ValidateLeg[], pullRequest: PullRequestOrigin | undefined, notes: string[]) {
+  if (!pullRequest || (!pullRequest.foreign && config.runners.self_hosted_pull_requests)) return { exports, validates };
+  const why = pullRequest.foreign ? "a fork's code must not run on this repository's machines" : 'runners.self_hosted_pull_requests is false';
+  const keptExports = exports.filter((leg) => !isSelfHosted(leg.labels));
+  const exported = new Set(keptExports.map((leg) => leg.artifact));
+  const keptValidates = validates.filter((leg) => !isSelfHosted(leg.labels) && exported.has(leg.artifact));
+  const left = [
+    ...exports.filter((leg) => !keptExports.includes(leg)).map((leg) => `export ${leg.artifact} (${labelsText(leg.labels)})`),
+    ...validates.filter((leg) => !keptValidates.includes(leg)).map((leg) => `validate ${leg.artifact} on ${leg.device_class} (${isSelfHosted(leg.labels) ? labelsText(leg.labels) : 'its export is left out'})`),
+  ];
+  if (left.length > 0) notes.push(`pull request ${pullRequest.from}: left out ${left.length} leg(s) on self-hosted runners (${why}): ${left.join('; ')}`);
+  return { exports: keptExports, validates: keptValidates };
+}
+
+/**
+ * The matrix of every job: recipe legs for export, recipe x device class legs for validate. For a
+ * pull request (`pullRequest`), legs on self-hosted runners are left out where it may not use them.
+ */
+export function expandMatrices(config: CiConfig, recipes: RecipeFacts[], pullRequest?: PullRequestOrigin): Matrices {
   const notes: string[] = [];
-  const exports: ExportLeg[] = recipes.map((recipe) => {
+  const allExports: ExportLeg[] = recipes.map((recipe) => {
     const memoryBytes = recipe.estimate?.exportMemoryBytes;
     const runner = recipe.exportDeviceClass ? { labels: config.runners.devices[recipe.exportDeviceClass], fits: true } : exportRunner(config, memoryBytes);
     const largest = Math.max(...config.runners.export.map((each) => each.memory_gib));
@@ -134,7 +189,7 @@ export function expandMatrices(config: CiConfig, recipes: RecipeFacts[]): Matric
       cache_steps: cacheSteps,
     };
   });
-  const validates: ValidateLeg[] = recipes.flatMap((recipe) =>
+  const allValidates: ValidateLeg[] = recipes.flatMap((recipe) =>
     recipe.deviceClasses.map((deviceClass) => ({
       recipe: recipe.file,
       artifact: recipe.artifact,
@@ -143,6 +198,7 @@ export function expandMatrices(config: CiConfig, recipes: RecipeFacts[]): Matric
       toolchains_key: toolchainsKey(recipe.runtimeToolchains[deviceClass] ?? []),
     })),
   );
+  const { exports, validates } = leaveOutSelfHosted(config, allExports, allValidates, pullRequest, notes);
   for (const [job, legs] of [['export', exports.length], ['validate', validates.length]] as const) {
     if (legs > MAX_MATRIX_JOBS) {
       throw new UsageError(`the ${job} job would have ${legs} legs; GitHub runs at most ${MAX_MATRIX_JOBS} jobs of one matrix`, 'Split the recipes between workflows (each with its own globs), or fewer device classes per recipe.');

@@ -8,7 +8,7 @@ import { backendOfDevice } from '../backends/index.js';
 import { GateFailedError, InputError, PhiforgeError, type SourceLocation } from '../errors.js';
 import { readRecipeSource } from '../recipe/extends.js';
 import type { BaseRecipe } from '../recipe/schema.js';
-import { annotation, fitSummary, STEP_SUMMARY_LIMIT, validationFindings, validationSummary, type AnnotationPlace } from '../report/github.js';
+import { annotation, fitSummary, inGitHubActions, STEP_SUMMARY_LIMIT, validationFindings, validationSummary, type AnnotationPlace } from '../report/github.js';
 import { rowsOfValidation } from '../report/rows.js';
 import type { ValidationReport } from '../validate/evaluate.js';
 import { formatKeyPath, type LocatedSource } from '../yaml/located-yaml.js';
@@ -18,9 +18,6 @@ import { formatKeyPath, type LocatedSource } from '../yaml/located-yaml.js';
 // Actions none of this appears. Everything said here is also said in plain text: GitHub shows at most
 // 10 error annotations of a step, and a summary over 1 MiB is dropped.
 
-export function inGitHubActions(): boolean {
-  return process.env.GITHUB_ACTIONS === 'true';
-}
 
 /** A file as annotations name it: relative to the repository root (GITHUB_WORKSPACE), with forward slashes. */
 export function annotationFile(file: string): string {

@@ -6,6 +6,11 @@ import { markdownTable, type ArtifactRow } from './rows.js';
 // GitHub Actions' workflow commands and step summaries, as text: what phiforge prints and writes
 // when it runs inside Actions (src/cli/actions.ts decides when; nothing of this appears elsewhere).
 
+/** Whether phiforge runs as a step of a GitHub Actions job (the runner sets GITHUB_ACTIONS=true). */
+export function inGitHubActions(): boolean {
+  return process.env.GITHUB_ACTIONS === 'true';
+}
+
 export interface AnnotationPlace {
   /** Relative to the repository root, with forward slashes. */
   file?: string;

@@ -10,6 +10,7 @@ import { readIrWeightStatistics, type IrWeightStatistics } from '../backends/ope
 import type { ValidationStanding } from '../validate/results.js';
 import { markdownTable, quantizationSummary, rowsOf, type ArtifactDetails } from './rows.js';
 import { DATA_AWARE_ALGORITHMS } from '../recipe/schema.js';
+import { inGitHubActions } from './github.js';
 
 // The model card (README.md) a published artifact carries: Hub metadata in YAML front matter, then
 // what was done to the weights (read from the artifact itself, not from the recipe), the exact
@@ -105,6 +106,8 @@ export interface CardInput {
   source: SourceModel;
   /** Published with --allow-unvalidated although the validation did not pass. */
   unvalidated: boolean;
+  /** Who signed provenance.json (key fingerprints; none: unsigned) and each shown device result. */
+  signatures?: { artifact: string[]; results: Array<{ file: string; signers: string[] }> };
 }
 
 const percent = (share: number) => `${(share * 100).toFixed(1)} %`;
@@ -338,6 +341,56 @@ function usageSection(input: CardInput, npu: NpuRecord | undefined): string {
   return lines.join('\n');
 }
 
+/**
+ * The GitHub repository whose Actions run is writing this card, if one is: `phiforge ci github`'s
+ * publish job writes it in the run that built and attested the files. Read from the runner's
+ * environment because the manifest records nothing of where a build ran.
+ */
+function writingGitHubRepository(): string | undefined {
+  return inGitHubActions() && process.env.GITHUB_REPOSITORY ? process.env.GITHUB_REPOSITORY : undefined;
+}
+
+/** How to check that these bytes are the ones a workflow built: GitHub artifact attestations, tied to every file by manifest.json. */
+function verifySection(input: CardInput): string {
+  const { manifest } = input.details;
+  const name = input.repo.split('/')[1];
+  const github = writingGitHubRepository();
+  const largest = [...manifest.files].sort((a, b) => b.size - a.size)[0];
+  return [
+    '## Verify',
+    '',
+    `\`manifest.json\` lists every file of the artifact with its sha256. Where phiforge's GitHub Actions workflow (\`phiforge ci github\`) built it, each of those files and \`manifest.json\` also carries a GitHub artifact attestation: a signed record of the repository, workflow and commit that built it. Check them with the GitHub CLI${github ? '' : ', naming the GitHub repository whose workflow built them'}:`,
+    '',
+    '```bash',
+    `gh attestation verify ${name}/manifest.json --repo ${github ?? '<owner>/<repo>'}`,
+    `gh attestation verify ${name}/${largest.path} --repo ${github ?? '<owner>/<repo>'}`,
+    '```',
+    '',
+    `A verified \`manifest.json\` vouches for every file it lists: \`phiforge validate ${name}\` checks each one's sha256 against it before it runs anything.`,
+    '',
+    ...signatureLines(input, name),
+  ].join('\n');
+}
+
+/** phiforge's own check, the fast one first (the files and the signatures), then the rebuild; and who signed. */
+function signatureLines(input: CardInput, name: string): string[] {
+  const signers = input.signatures?.artifact ?? [];
+  const results = input.signatures?.results ?? [];
+  const key = signers.length > 0 ? signers.map((signer) => `\`${signer}\``).join(', ') : undefined;
+  return [
+    key
+      ? `\`provenance.json\` signs every file's sha256 and \`manifest.json\` (an in-toto statement with SLSA provenance: the recipe with its gates, the toolchain locks, the step keys) with the Ed25519 key ${key}, its OpenSSH fingerprint (\`ssh-keygen -lf <public key file>\` shows it).${results.length ? ` Signed device results: ${results.map((result) => `\`${result.file}\` (${result.signers.join(', ')})`).join(', ')}.` : ''}`
+      : 'No phiforge signature (`provenance.json`) was published with these files.',
+    '',
+    `With phiforge, the fast check first: every file against \`manifest.json\`${key ? ' and the signatures against the publisher\'s public key' : ''}, in seconds, with no Python and no cache; then the rebuild, which makes the artifact again from \`manifest.json\` and compares every file:`,
+    '',
+    '```bash',
+    `phiforge verify ${name} --no-rebuild${key ? " --require-signature <the publisher's public key file>" : ''}`,
+    `phiforge verify ${name}`,
+    '```',
+  ];
+}
+
 function reproduceSection(input: CardInput): string {
   const { manifest } = input.details;
   const name = input.repo.split('/')[1];
@@ -376,6 +429,7 @@ export async function modelCard(input: CardInput): Promise<string> {
     compatibilitySection(input, npu),
     validationSection(input),
     usageSection(input, npu),
+    verifySection(input),
     reproduceSection(input),
   ].join('\n\n').concat('\n');
 }

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, symlink } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { sha256 } from '../../src/cache/digest.js';
 import { loadToolchain, requireLock } from '../../src/toolchain/definition.js';
 import { REPO_ROOT, runCli, SHARED_CACHE, workspace } from '../support/cli.js';
 import { listing, runWorkflow, type WorkflowRun } from '../support/workflow-runner.js';
@@ -10,7 +11,9 @@ import { listing, runWorkflow, type WorkflowRun } from '../support/workflow-runn
 // The generated workflow, played on this machine (test/support/workflow-runner.ts): the plan job's
 // matrix drives export, validate (cpu for real; the gpu leg has no runner here), report and publish,
 // each job leg in a fresh folder with a fresh phiforge cache, artifacts handed over only as
-// upload-artifact / download-artifact would. What a job did not receive, it cannot have used.
+// upload-artifact / download-artifact would. What a job did not receive, it cannot have used: the
+// checkout holds no built phiforge (no lib/, no node_modules), so every job after the plan runs the
+// one the plan job installed and handed over.
 //
 // One concession to time: a fresh venv of the openvino toolchain is 1.6 GB to install. Where a job's
 // actions/cache step asks for venvs, the toolchains named in its key are linked in from the shared
@@ -21,29 +24,33 @@ const DEMO = path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-ov.yaml');
 const RUNTIME_VENVS = ['openvino-runtime'];
 const BUILD_VENVS = ['reference', 'openvino'];
 
-/** This repository as a checkout of a user's: the demo recipe (with a GPU target too), the CI configuration, phiforge itself. */
+/** This repository as a checkout of a user's: the demo recipe (with a GPU target too), the CI configuration, phiforge's sources. */
 async function repository(): Promise<string> {
   const demo = await readFile(DEMO, 'utf8');
   const repo = await workspace({
     'recipes/phi3-tiny-int4-ov.yaml': demo.replace('targets:\n  - device: CPU\n', 'targets:\n  - device: CPU\n  - device: GPU\n'),
     'phiforge-ci.yaml': [
-      '# phiforge is built already in this checkout (the tests run the built CLI): nothing to install.',
+      // What `npm ci && npm run build` would make, without its minutes: the bundle this test run uses.
+      '# The plan job "installs" phiforge by copying the bundle the tests built; the other jobs get it from the plan job.',
       'phiforge:',
-      '  install: node bin/phiforge.js --help > /dev/null',
+      `  install: cp -R ${path.join(REPO_ROOT, 'lib')} lib`,
       'publish:',
       '  enabled: true',
       '  owner: test-org',
       '',
     ].join('\n'),
   });
-  // Only bin/ is phiforge's: Node resolves the link, and phiforge finds lib/, pipelines/ and toolchains/ beside it.
-  await symlink(path.join(REPO_ROOT, 'bin'), path.join(repo, 'bin'));
+  // A checkout as git gives it: bin/phiforge.js (a real file, so that it loads lib/ from this folder)
+  // and the files phiforge reads beside its bundle; lib/ is built, not committed.
+  await mkdir(path.join(repo, 'bin'));
+  await copyFile(path.join(REPO_ROOT, 'bin', 'phiforge.js'), path.join(repo, 'bin', 'phiforge.js'));
+  for (const shared of ['package.json', 'pipelines', 'toolchains']) await symlink(path.join(REPO_ROOT, shared), path.join(repo, shared));
   return repo;
 }
 
 /** actions/cache for venvs: the toolchains its key names, linked from the shared cache. Any other key misses. */
 async function restoreVenvs({ key, paths }: { key: string; paths: string[] }): Promise<boolean> {
-  const match = /^phiforge-venvs-[^-]+-py[\d.]+-(.+)-[0-9a-f]{32}$/.exec(key);
+  const match = /^phiforge-venvs-[^-]+-[^-]+-py[\d.]+-(.+)-[0-9a-f]{32}$/.exec(key);
   if (!match) return false;
   for (const name of match[1].split('+')) {
     const venv = `${name}-${requireLock(await loadToolchain(name)).slice(0, 16)}`;
@@ -93,6 +100,32 @@ describe('the generated workflow, played on this machine', () => {
     expect(exports.include.map((leg: { artifact: string }) => leg.artifact)).toEqual(['phi3-tiny-int4-ov']);
     expect(validate.include.map((leg: { device_class: string }) => leg.device_class)).toEqual(['cpu', 'gpu']);
     expect(stepOf(run, 'plan', 0, /Check that this workflow/).outcome).toBe('success');
+  });
+
+  it('installs phiforge in the plan job alone; every other job runs the one it handed over', async () => {
+    expect(stepOf(run, 'plan', 0, /Upload phiforge/).outcome).toBe('success');
+    const legs = Object.entries(run.jobs).flatMap(([id, job]) => (id === 'plan' ? [] : job.legs.filter((leg) => leg.folder)));
+    expect(legs).toHaveLength(3);
+    for (const leg of legs) {
+      expect(leg.steps.map((step) => step.name)).not.toContain('Install phiforge');
+      expect(leg.steps.find((step) => step.name === 'Unpack phiforge')?.outcome).toBe('success');
+      const workspace = path.join(leg.folder!, 'workspace');
+      expect(existsSync(path.join(workspace, 'lib', 'phiforge.cjs'))).toBe(true);
+      // The bundle is all phiforge needs: no job has node_modules.
+      expect(existsSync(path.join(workspace, 'node_modules'))).toBe(false);
+      expect(existsSync(path.join(workspace, 'phiforge-cli.tar'))).toBe(false);
+    }
+  });
+
+  it("attests exactly the artifact's files, the ones manifest.json lists and manifest.json, with their digests", async () => {
+    expect(stepOf(run, 'export', 0, /^Attest every file/).outcome).toBe('success');
+    const [attestation] = run.attestations;
+    expect(run.attestations).toHaveLength(1);
+    expect(attestation.job).toBe('export');
+    const folder = path.join(run.artifacts.get('phiforge-artifact-phi3-tiny-int4-ov')!, 'phi3-tiny-int4-ov');
+    const manifest = JSON.parse(await readFile(path.join(folder, 'manifest.json'), 'utf8')) as { files: Array<{ path: string; sha256: string }> };
+    const expected = [...manifest.files.map((file) => ({ path: `dist/phi3-tiny-int4-ov/${file.path}`, sha256: file.sha256 })), { path: 'dist/phi3-tiny-int4-ov/manifest.json', sha256: sha256(await readFile(path.join(folder, 'manifest.json'))) }];
+    expect(attestation.subjects.map(({ path: file, sha256: digest }) => ({ path: file, sha256: digest })).sort((a, b) => a.path.localeCompare(b.path))).toEqual(expected.sort((a, b) => a.path.localeCompare(b.path)));
   });
 
   it('exports in a fresh folder, with a cold step cache and a log group per step, and uploads the artifact folder', async () => {

@@ -2,6 +2,7 @@ import { cp, mkdir, readFile, readdir, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path';
 import { execa } from 'execa';
 import { globSync } from 'tinyglobby';
+import { sha256File } from '../../src/cache/digest.js';
 
 // Plays a GitHub Actions workflow on this machine, as far as phiforge's generated workflow needs:
 // jobs in dependency order, `if:` conditions, matrices from expressions, `runs-on` against the labels
@@ -10,6 +11,8 @@ import { globSync } from 'tinyglobby';
 // uploads and downloads of artifacts copy folders with upload-artifact's rules (the root of an upload
 // is its search path, or the common ancestor of several); actions/cache asks the caller what to
 // restore (nothing is saved: no job sees another's cache). Checkout copies the repository folder.
+// actions/attest-build-provenance digests its subjects as the action does, and fails as GitHub would
+// where the job was not granted the OIDC token (id-token: write) and attestations: write.
 // Expressions are evaluated by the small interpreter below: literals, contexts, property access,
 // ! && || == != < <= > >=, and the functions the workflow uses.
 
@@ -264,10 +267,20 @@ export interface RunOptions {
   log?: (line: string) => void;
 }
 
+export interface AttestedSubject {
+  /** As the action names a subject found by subject-path: the file's base name. */
+  name: string;
+  /** Where it was, relative to the workspace. */
+  path: string;
+  sha256: string;
+}
+
 export interface WorkflowRun {
   jobs: Record<string, JobRecord>;
   /** Uploaded artifacts by name: their folders. */
   artifacts: Map<string, string>;
+  /** What each attest step attested, in the order they ran. */
+  attestations: Array<{ job: string; matrix?: Record<string, Value>; subjects: AttestedSubject[] }>;
 }
 
 function order(jobs: Record<string, any>): string[] {
@@ -303,7 +316,7 @@ function ancestors(jobs: Record<string, any>, id: string): string[] {
 
 export async function runWorkflow(options: RunOptions): Promise<WorkflowRun> {
   const { workflow } = options;
-  const run: WorkflowRun = { jobs: {}, artifacts: new Map() };
+  const run: WorkflowRun = { jobs: {}, artifacts: new Map(), attestations: [] };
   const log = options.log ?? (() => undefined);
   await mkdir(path.join(options.root, 'artifacts'), { recursive: true });
   let legNumber = 0;
@@ -370,7 +383,7 @@ async function runLeg(options: RunOptions, workflowRun: WorkflowRun, id: string,
     let record: StepRecord;
     try {
       record = step.uses
-        ? await useAction(options, workflowRun, String(step.uses), (interpolate(step.with ?? {}, context) ?? {}) as Record<string, Value>, workspace)
+        ? await useAction(options, workflowRun, String(step.uses), (interpolate(step.with ?? {}, context) ?? {}) as Record<string, Value>, workspace, { job: id, matrix: jobContext.contexts.matrix as Record<string, Value> | undefined, permissions: job.permissions ?? options.workflow.permissions ?? {} })
         : await runScript(options, String(interpolate(step.run, context)), { ...workflowEnv, ...((interpolate(step.env ?? {}, context) ?? {}) as Record<string, string>) }, workspace, temp, github, index);
     } catch (error) {
       record = { name, outcome: 'failure', log: String((error as Error).message ?? error), outputs: {} };
@@ -409,8 +422,10 @@ async function runScript(options: RunOptions, script: string, env: Record<string
   const outputFile = path.join(temp, `output-${index}`);
   const summaryFile = path.join(temp, `summary-${index}.md`);
   await writeFile(file, script);
+  const eventFile = path.join(temp, 'event.json');
   await writeFile(outputFile, '');
   await writeFile(summaryFile, '');
+  await writeFile(eventFile, JSON.stringify(github.event ?? {}));
   const result = await execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', file], {
     cwd: workspace,
     // Nothing of this process's own GitHub or phiforge settings leaks into a job.
@@ -427,6 +442,7 @@ async function runScript(options: RunOptions, script: string, env: Record<string
       GITHUB_OUTPUT: outputFile,
       GITHUB_STEP_SUMMARY: summaryFile,
       GITHUB_EVENT_NAME: String(github.event_name),
+      GITHUB_EVENT_PATH: eventFile,
       GITHUB_REF: String(github.ref),
       RUNNER_TEMP: temp,
       RUNNER_OS: 'Linux',
@@ -519,7 +535,30 @@ async function download(run: WorkflowRun, inputs: Record<string, Value>, workspa
   return { name: '', outcome: 'success', log: `downloaded ${names.length} artifact(s): ${names.join(', ')}`, outputs: {} };
 }
 
-async function useAction(options: RunOptions, run: WorkflowRun, uses: string, inputs: Record<string, Value>, workspace: string): Promise<StepRecord> {
+/**
+ * actions/attest-build-provenance with subject-path: its lines (or comma-separated items) are globs
+ * relative to the workspace as @actions/glob reads them (`!` excludes, hidden files match), and every
+ * file they match is a subject named by its base name.
+ */
+async function attest(run: WorkflowRun, inputs: Record<string, Value>, workspace: string, leg: LegIdentity): Promise<StepRecord> {
+  const missing = ['id-token', 'attestations'].filter((scope) => leg.permissions[scope] !== 'write');
+  if (missing.length > 0) return { name: '', outcome: 'failure', log: `the job was not granted ${missing.map((scope) => `${scope}: write`).join(' and ')}: no OIDC token to sign with, or no right to store the attestation`, outputs: {} };
+  const patterns = lines(inputs['subject-path']).flatMap((line) => line.split(',').map((item) => item.trim()).filter(Boolean));
+  const files = globSync(patterns.filter((pattern) => !pattern.startsWith('!')), { cwd: workspace, dot: true, onlyFiles: true, expandDirectories: false, ignore: patterns.filter((pattern) => pattern.startsWith('!')).map((pattern) => pattern.slice(1)) }).sort();
+  if (files.length === 0) return { name: '', outcome: 'failure', log: `Could not find subject at path ${patterns.join(', ')}`, outputs: {} };
+  const subjects = await Promise.all(files.map(async (file) => ({ name: path.basename(file), path: file, sha256: await sha256File(path.join(workspace, file)) })));
+  run.attestations.push({ job: leg.job, ...(leg.matrix ? { matrix: leg.matrix } : {}), subjects });
+  return { name: '', outcome: 'success', log: `attested ${subjects.length} subject(s)`, outputs: {} };
+}
+
+interface LegIdentity {
+  job: string;
+  matrix?: Record<string, Value>;
+  /** The job's permissions, else the workflow's. */
+  permissions: Record<string, string>;
+}
+
+async function useAction(options: RunOptions, run: WorkflowRun, uses: string, inputs: Record<string, Value>, workspace: string, leg: LegIdentity): Promise<StepRecord> {
   const action = uses.split('@')[0];
   switch (action) {
     case 'actions/checkout':
@@ -540,6 +579,8 @@ async function useAction(options: RunOptions, run: WorkflowRun, uses: string, in
       return upload(run, options.root, inputs, workspace);
     case 'actions/download-artifact':
       return download(run, inputs, workspace);
+    case 'actions/attest-build-provenance':
+      return attest(run, inputs, workspace, leg);
     default:
       throw new Error(`the runner cannot play ${uses}`);
   }

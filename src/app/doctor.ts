@@ -28,7 +28,7 @@ export type RuntimeProbe = { openvino?: z.output<typeof OpenVinoDevices>; onnxru
  * What this machine offers phiforge: system, Python and uv, toolchains, and the devices each runtime
  * sees; with a recipe, what its build needs. It creates nothing.
  */
-export async function examine(context: Context, recipeFile?: string, modelOverride?: string) {
+export async function examine(context: Context, recipeFile?: string, modelOverride?: string, limits: { memoryBudgetBytes?: number; jobs?: number } = {}) {
   const system = await systemFacts(context.cacheRoot, context.python);
   const uv = await findUvQuietly(context);
   const toolchains = [];
@@ -50,7 +50,7 @@ export async function examine(context: Context, recipeFile?: string, modelOverri
   let resources: (ResourceCheck & { recipe: string }) | undefined;
   if (recipeFile) {
     const plan = await planRecipe(context, await resolveRecipe(recipeFile, modelOverride));
-    resources = { recipe: recipeFile, ...(await checkResources(context, plan, { download: true })) };
+    resources = { recipe: recipeFile, ...(await checkResources(context, plan, { download: true, knownShapes: true, ...limits })) };
   }
   return { system, uv: uv ?? null, toolchains, ...runtimes, resources };
 }

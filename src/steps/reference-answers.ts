@@ -10,7 +10,9 @@ import type { StepKind } from './types.js';
 /**
  * The source model's own greedy answers to the validation prompts, in transformers FP32: made once
  * per model + prompts + settings (the step cache key). They ship inside the artifact as
- * reference.json, so any machine can compare the artifact with its source without the source.
+ * reference.json, so any machine can compare the artifact with its source without the source. The
+ * weights stay in the checkpoint's dtype and each module computes with float32 copies of its own
+ * (reference_answers.py): the same bytes as a float32 model, in about the checkpoint's memory.
  */
 export const referenceAnswers: StepKind = {
   async plan(input) {
@@ -23,7 +25,7 @@ export const referenceAnswers: StepKind = {
     // The source model's perplexity is what each artifact's is divided by.
     const text = enabled ? perplexityText(validate) : undefined;
     const settings = { prompts, max_new_tokens: validate.max_new_tokens, ...(text ? { perplexity_text: text } : {}) };
-    const summary = enabled ? `answer ${prompts.length} prompt(s)${text ? ' and score the perplexity text' : ''} with the source model (transformers, FP32, greedy)` : 'record that the recipe compares with no reference (validate.reference.enabled: false)';
+    const summary = enabled ? `answer ${prompts.length} prompt(s)${text ? ' and score the perplexity text' : ''} with the source model (transformers, FP32 compute on the checkpoint's weights, greedy)` : 'record that the recipe compares with no reference (validate.reference.enabled: false)';
     return planCommandStep(input, summary, {
       kindVersion: 2,
       params: settings,

@@ -16,16 +16,26 @@ next-token logits go into reference.json ("long_context") for the runners to com
 The result is reference.json, which ships inside the artifact (src/validate/contract.ts defines it):
 the answers, the settings they were asked with, and the source model's perplexity.
 
+Memory: the weights stay in the checkpoint's own dtype (bf16 for Phi-3: 7.6 GB at full size, where a
+float32 copy of the model would add 15.3 GB), and each module computes in float32 with a float32
+copy of its own weights made for its forward (see compute_in_float32). Upcasting bf16 or fp16 to
+float32 is exact, so every matmul sees the very weights a float32 model holds and runs the same
+float32 kernels on the same float32 activations: reference.json is byte for byte what a model
+converted to float32 at load writes. "float32_copy": true in the request loads it that way instead,
+for comparing the two (test/e2e/reference-memory.test.ts).
+
 Request: {"model_dir": str, "prompts": [{"id": str, "messages": [...]}], "max_new_tokens": int,
-          "perplexity_text": str?}
+          "perplexity_text": str?, "float32_copy": bool?}
 """
 
+import json
 import sys
+from pathlib import Path
 
 import torch
 import transformers
 from perplexity import perplexity
-from phiforge_io import run
+from phiforge_io import RequestError, run
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 
@@ -44,6 +54,81 @@ LONG_CONTEXT_FILLER = (
 )
 LONG_CONTEXT_FACT = "Note for the reader: the lighthouse keeper's dog is called Juniper, and it sleeps by the red door."
 LONG_CONTEXT_QUESTION = "According to the text above, what is the lighthouse keeper's dog called?"
+
+
+# safetensors dtypes that upcast to float32 exactly.
+EXACT_IN_FLOAT32 = {"BF16": torch.bfloat16, "F16": torch.float16, "F32": torch.float32}
+
+
+def checkpoint_dtype(model_dir: str) -> torch.dtype:
+    """The one floating dtype of every tensor in the folder's safetensors files (read from their
+    headers), or float32 when there is none or more than one: loading in a dtype the checkpoint does
+    not hold everywhere would round some weight, and the answers would no longer be float32's."""
+    found = set()
+    for file in sorted(Path(model_dir).glob("*.safetensors")):
+        with open(file, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(length))
+        found.update(entry["dtype"] for name, entry in header.items() if name != "__metadata__")
+    if len(found) == 1 and next(iter(found)) in EXACT_IN_FLOAT32:
+        return EXACT_IN_FLOAT32[next(iter(found))]
+    return torch.float32
+
+
+def compute_in_float32(model) -> int:
+    """Makes every module that owns weights in a narrower dtype compute with float32 copies of them,
+    written just before its forward into a float32 buffer of their shape: at most one buffer per
+    distinct weight shape exists beside the checkpoint-dtype model (0.8 GB for Phi-3-mini, the
+    embedding's and each projection's), reused for every layer and every token, where a fresh copy per
+    forward would cost the kernel's page faults on 15 GB a token. The embedding then returns float32,
+    so every activation, the attention mask and the RoPE tables (built in the activations' dtype) are
+    float32 as in a float32 model. Returns how many modules."""
+    kept = {}
+    buffers = {}
+    busy = set()
+
+    def upcast(module, _args):
+        for name, param in module.named_parameters(recurse=False):
+            if param.dtype == torch.float32:
+                continue
+            shape = tuple(param.shape)
+            # A buffer still in use (a module running inside another of the same weight shape) is not shared.
+            shared = shape not in busy
+            if shared and shape not in buffers:
+                buffers[shape] = torch.empty(shape, dtype=torch.float32)
+            buffer = buffers[shape] if shared else torch.empty(shape, dtype=torch.float32)
+            if shared:
+                busy.add(shape)
+            buffer.copy_(param.data)
+            kept[(id(module), name)] = (param.data, shape if shared else None)
+            param.data = buffer
+
+    def restore(module, _args, _output):
+        for name, param in module.named_parameters(recurse=False):
+            original = kept.pop((id(module), name), None)
+            if original is not None:
+                param.data = original[0]
+                busy.discard(original[1])
+
+    count = 0
+    for module in model.modules():
+        if any(param.dtype != torch.float32 for param in module.parameters(recurse=False)):
+            module.register_forward_pre_hook(upcast)
+            module.register_forward_hook(restore)
+            count += 1
+    return count
+
+
+def load_model(model_dir: str, float32_copy: bool):
+    dtype = torch.float32 if float32_copy else checkpoint_dtype(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=dtype)
+    model.eval()
+    if dtype == torch.float32:
+        print("reference weights: float32 in memory", file=sys.stderr)
+    else:
+        count = compute_in_float32(model)
+        print(f"reference weights: {str(dtype).removeprefix('torch.')} in memory (as in the checkpoint), computed in float32 one module at a time ({count} modules)", file=sys.stderr)
+    return model
 
 
 def long_rope(config) -> bool:
@@ -110,8 +195,9 @@ def answer(request: dict) -> dict:
 
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(request["model_dir"])
-    model = AutoModelForCausalLM.from_pretrained(request["model_dir"], dtype=torch.float32)
-    model.eval()
+    if not isinstance(request.get("float32_copy", False), bool):
+        raise RequestError("'float32_copy' must be bool")
+    model = load_model(request["model_dir"], request.get("float32_copy", False))
 
     answers = []
     for prompt in request["prompts"]:

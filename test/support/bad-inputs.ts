@@ -5,6 +5,7 @@ import { BAD_INPUTS_OWNERSHIP } from './bad-inputs/ownership.js';
 import { BAD_INPUTS_RECIPE_INPUT } from './bad-inputs/recipe-input.js';
 import { BAD_INPUTS_SIGNING } from './bad-inputs/signing.js';
 import { TINY_INT4 } from './recipes.js';
+import { PHI3_MINI_CONFIG } from './safetensors.js';
 
 // Every bad input phiforge refuses before it does anything expensive: what the user typed, the exit
 // code, and words the message must contain. test/unit/bad-input.test.ts runs each in-process and
@@ -50,21 +51,8 @@ targets:
 const bad = (recipe: string, ...extra: string[]): Pick<BadInput, 'files' | 'args'> => ({ files: { 'recipe.yaml': recipe }, args: ['build', 'recipe.yaml', ...extra] });
 const withValidate = (lines: string) => `${VALID}validate:\n${lines}`;
 const withTargets = (lines: string) => `${VALID}targets:\n${lines}`;
-/** Phi-3-mini-4k-instruct's config.json sizes: a valid Phi-3 layout (checked before anything else), so only the case's own fault is refused. */
-const PHI3_CONFIG = JSON.stringify({
-  architectures: ['Phi3ForCausalLM'],
-  model_type: 'phi3',
-  vocab_size: 32064,
-  hidden_size: 3072,
-  intermediate_size: 8192,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  max_position_embeddings: 4096,
-  original_max_position_embeddings: 4096,
-  rope_scaling: null,
-  tie_word_embeddings: false,
-});
+/** A valid Phi-3 layout (checked before anything else), so only the case's own fault is refused. */
+const PHI3_CONFIG = JSON.stringify(PHI3_MINI_CONFIG);
 /** A safetensors file whose header promises 1024 bytes of tensor data that are not there (the cut is found before the missing tensors). */
 const TRUNCATED_SAFETENSORS = (() => {
   const header = Buffer.from(JSON.stringify({ 'model.embed_tokens.weight': { dtype: 'F32', shape: [16, 16], data_offsets: [0, 1024] } }));

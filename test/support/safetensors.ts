@@ -36,6 +36,23 @@ export function safetensors(tensors: Array<{ name: string; shape: number[]; dtyp
 }
 
 /** The layout of the tiny test Phi-3: every width a multiple of 128, so the recipes' group 128 divides it. */
+/** Phi-3-mini-4k-instruct's config.json, as a local folder of the real model holds it. */
+export const PHI3_MINI_CONFIG = {
+  architectures: ['Phi3ForCausalLM'],
+  model_type: 'phi3',
+  vocab_size: 32064,
+  hidden_size: 3072,
+  intermediate_size: 8192,
+  num_hidden_layers: 32,
+  num_attention_heads: 32,
+  num_key_value_heads: 32,
+  max_position_embeddings: 4096,
+  original_max_position_embeddings: 4096,
+  rope_scaling: null,
+  tie_word_embeddings: false,
+  torch_dtype: 'bfloat16',
+};
+
 export const TINY_PHI3_CONFIG = {
   architectures: ['Phi3ForCausalLM'],
   model_type: 'phi3',

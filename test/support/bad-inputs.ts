@@ -9,10 +9,10 @@ import { PHI3_MINI_CONFIG } from './safetensors.js';
 
 // Every bad input phiforge refuses before it does anything expensive: what the user typed, the exit
 // code, and words the message must contain. test/unit/bad-input.test.ts runs each in-process and
-// keeps the README's table (between its bad-inputs markers) equal to what phiforge actually says.
+// keeps the table in docs/bad-input.md (between its bad-inputs markers) equal to what phiforge actually says.
 
 export interface BadInput {
-  /** What the user got wrong, in a few words: the README's first column. */
+  /** What the user got wrong, in a few words: the table's first column. */
   what: string;
   /** Files of the workspace, by path. */
   files?: Record<string, string>;

@@ -13,7 +13,7 @@ const RECIPE = { 'recipe.yaml': `name: tiny\n${TINY_INT4}` };
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 // One fixed test key (its seed is no secret: it signs nothing but these cases), so that what phiforge
-// says, fingerprint included, is the same on every run and the README's table can hold it.
+// says, fingerprint included, is the same on every run and the docs' table can hold it.
 const seed = createHash('sha256').update('phiforge bad-input test key, signs nothing real').digest();
 // RFC 8410's PKCS#8 encoding of an Ed25519 private key: a fixed 16-byte prefix, then the 32-byte seed.
 const ed25519Private = createPrivateKey({ key: Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]), format: 'der', type: 'pkcs8' });
